@@ -1,0 +1,87 @@
+"""Turn an HTML subtree into typed text blocks (paragraph, heading, quote, list_item)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from pipelines.normalize import normalize_text
+
+BLOCK_TYPES = ("paragraph", "heading", "quote", "list_item")
+
+_BLOCK_TAGS = frozenset(
+    "p div section article main header footer aside center h1 h2 h3 h4 h5 h6 blockquote li ul ol "
+    "dl dt dd table tbody thead tfoot tr td th figure pre address details summary form fieldset "
+    "hr nav menu caption".split()
+)
+# Furigana (`rt`, `rp`) never reach the text; captions belong to images, not to the text.
+_SKIP_TAGS = frozenset(
+    "script style noscript template svg rt rp iframe button input select option textarea object "
+    "embed canvas video audio head title meta link figcaption map area math".split()
+)
+_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    type: str
+    text: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, "text": self.text}
+
+
+def _kind_for(tag: str, outer: str) -> str:
+    if tag in _HEADINGS:
+        return "heading"
+    if tag == "li" or tag == "dd" or tag == "dt":
+        return "list_item"
+    if tag == "blockquote":
+        return "quote"
+    return outer
+
+
+def element_blocks(root: etree._Element) -> list[Block]:
+    """Blocks of one subtree; every `<br>` and block element ends a block."""
+    out: list[Block] = []
+    buf: list[str] = []
+
+    def flush(kind: str) -> None:
+        if not buf:
+            return
+        text = normalize_text("".join(buf))
+        buf.clear()
+        if text:
+            out.append(Block(kind, text))
+
+    def walk(node: etree._Element, kind: str) -> None:
+        tag = node.tag
+        if not isinstance(tag, str):
+            return
+        tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
+        if tag in _SKIP_TAGS:
+            return
+        if tag == "br":
+            flush(kind)
+            return
+        is_block = tag in _BLOCK_TAGS
+        if is_block:
+            flush(kind)
+            kind = _kind_for(tag, kind)
+        if node.text:
+            buf.append(node.text)
+        for child in node:
+            walk(child, kind)
+            if child.tail:
+                buf.append(child.tail)
+        if is_block:
+            flush(kind)
+
+    walk(root, "paragraph")
+    flush("paragraph")
+    return out
+
+
+def blocks_text(blocks: list[Block]) -> str:
+    return "\n\n".join(b.text for b in blocks)

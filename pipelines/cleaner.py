@@ -1,0 +1,393 @@
+"""The cleaning pipeline: Page in, validated records out. Each stage lives in its own module."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from pipelines import clippings as clip
+from pipelines.blocks import Block, blocks_text, element_blocks
+from pipelines.encoding import Decoded, decode
+from pipelines.generic import generic_extract
+from pipelines.jsonld import parse_jsonld
+from pipelines.language import detect_language
+from pipelines.metadata import (
+    clean_authors,
+    dateline_author,
+    extract_metadata,
+    htmldate_fallback,
+    meta_values,
+    source_values,
+    strip_site_suffix,
+    trailing_byline,
+    tz_of,
+)
+from pipelines.noise import drop_element, filter_lines, load_vocabulary, remove_noise
+from pipelines.normalize import normalize_field, normalize_text
+from pipelines.page import Page, Rejected
+from pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
+from pipelines.profiles import Profile, ProfileSet, load_profiles
+from pipelines.record import make_record, pipeline_version
+
+MAX_BYTES = 64 * 1024 * 1024
+_MAGIC = (
+    (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpeg"), (b"%PDF", "pdf"),
+    (b"PK\x03\x04", "zip"), (b"\x1f\x8b", "gzip"), (b"RIFF", "riff"), (b"OggS", "ogg"),
+    (b"ID3", "mp3"), (b"\x7fELF", "elf"), (b"\x00\x00\x01\x00", "ico"), (b"BM", None),
+)
+_HTML_RE = re.compile(r"<\s*(?:!doctype|html|head|body|div|p|article|title|meta|table|br|h[1-6]|span|a)\b", re.I)
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
+_SAVED_FROM_RE = re.compile(r"<!--\s*saved from url=\(\d+\)\s*(\S+?)\s*-->", re.I)
+_PARSER = lxml.html.HTMLParser(huge_tree=True)
+
+
+@dataclass(slots=True)
+class Doc:
+    """One decoded, parsed page with its chosen profile: what every stage reads."""
+
+    page: Page
+    url: str | None
+    decoded: Decoded
+    root: etree._Element
+    profile: Profile | None
+    jsonld: list[dict[str, Any]]
+    flags: list[str] = field(default_factory=list)
+
+
+def sniff(body: bytes) -> None:
+    """Reject what is not an HTML page before spending time on it."""
+    if not body or not body.strip():
+        raise Rejected("empty", "the file or response body is empty")
+    if len(body) > MAX_BYTES:
+        raise Rejected("too_large", f"{len(body)} bytes is over the {MAX_BYTES} byte limit")
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:3] == b"\xef\xbb\xbf":
+        return
+    for magic, kind in _MAGIC:
+        if kind and body.startswith(magic):
+            raise Rejected("binary", f"looks like {kind} data, not HTML")
+    head = body[:4096]
+    if head.count(b"\x00") > len(head) // 100:
+        raise Rejected("binary", "NUL bytes: binary data, not HTML")
+
+
+def parse_html(text: str) -> etree._Element:
+    text = _XML_DECL_RE.sub("", text, count=1)
+    if not _HTML_RE.search(text[:65536]):
+        raise Rejected("not_html", "no HTML markup found")
+    try:
+        root = lxml.html.document_fromstring(text, parser=_PARSER)
+    except (etree.ParserError, ValueError) as exc:
+        raise Rejected("unparsable", str(exc)) from None
+    if root is None:
+        raise Rejected("unparsable", "empty document")
+    # Furigana readings never reach any field.
+    for el in list(root.iter("rt", "rp")):
+        drop_element(el)
+    return root
+
+
+def page_url(page: Page, root: etree._Element, text: str) -> str | None:
+    if page.url:
+        return page.url
+    for el in root.iter("link"):
+        if (el.get("rel") or "").lower() == "canonical" and el.get("href", "").startswith("http"):
+            return el.get("href")
+    og = meta_values(root, "og:url")
+    if og and og[0].startswith("http"):
+        return og[0]
+    m = _SAVED_FROM_RE.search(text[:4096])
+    if m and m.group(1).startswith("http"):
+        return m.group(1)
+    return None
+
+
+def prepare(page: Page, profiles: ProfileSet | None, generic_only: bool = False) -> Doc:
+    sniff(page.body)
+    decoded = decode(page.body, page.content_type)
+    root = parse_html(decoded.text)
+    url = page_url(page, root, decoded.text)
+    profile = None
+    if not generic_only:
+        profiles = profiles if profiles is not None else load_profiles()
+        profile = profiles.get(page.profile) if page.profile else profiles.for_url(url)
+    flags = []
+    if decoded.via == "detected" and not decoded.text.isascii():
+        flags.append("encoding_detected")
+    if decoded.replaced:
+        flags.append("decode_replaced")
+    return Doc(page, url, decoded, root, profile, parse_jsonld(root), flags)
+
+
+def _body_elements(doc: Doc) -> list[etree._Element]:
+    if doc.profile is None:
+        return []
+    for sel in doc.profile.body:
+        found = sel(doc.root)
+        if found:
+            # Keep outermost matches only (a selector may hit nested containers).
+            return [el for el in found if not any(o is not el and _is_ancestor(o, el) for o in found)]
+    return []
+
+
+def _is_ancestor(a: etree._Element, b: etree._Element) -> bool:
+    node = b.getparent()
+    while node is not None:
+        if node is a:
+            return True
+        node = node.getparent()
+    return False
+
+
+def _cut_body_end(body: etree._Element, profile: Profile, removed: Counter[str]) -> None:
+    """Drop the end marker and everything after it inside the body (Fundus's lower boundary)."""
+    for sel in profile.body_end:
+        ends = sel(body)
+        if not ends:
+            continue
+        node = ends[0]
+        while node is not None and node is not body:
+            parent = node.getparent()
+            for sib in list(node.itersiblings()):
+                drop_element(sib)
+                removed["related"] += 1
+            drop_element(node) if node is ends[0] else None
+            node = parent
+        return
+
+
+def _images(doc: Doc) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    if doc.profile:
+        for img_sel, cap_sel in doc.profile.images:
+            caps = [normalize_text(" ".join(c.itertext())) for c in cap_sel(doc.root)] if cap_sel is not None else []
+            for i, img in enumerate(img_sel(doc.root)):
+                src = img.get("src") or img.get("data-src") or img.get("content") or img.get("href")
+                if not src or src.startswith("data:"):
+                    continue
+                src = urljoin(doc.url or "", src)
+                if src in seen:
+                    continue
+                seen.add(src)
+                out.append({"url": src, "caption": (caps[i] if i < len(caps) else None) or None})
+    if not out:
+        for src in meta_values(doc.root, "og:image")[:1]:
+            out.append({"url": urljoin(doc.url or "", src), "caption": None})
+    return out
+
+
+def _citations(doc: Doc) -> list[str]:
+    out: list[str] = []
+    if doc.profile:
+        for src in doc.profile.citations:
+            for v in source_values(doc.root, doc.jsonld, src, "citations"):
+                if isinstance(v, str):
+                    v = urljoin(doc.url or "", v.strip())
+                    if v.startswith("http") and v not in out:
+                        out.append(v)
+    return out
+
+
+def _line_rules(profile: Profile | None):
+    rules = []
+    if profile:
+        rules.extend((k, p) for k, ps in profile.lines.items() for p in ps)
+    rules.extend(load_vocabulary().lines)
+    return rules
+
+
+@dataclass(slots=True)
+class Extracted:
+    meta: dict[str, Any]
+    blocks: list[Block]
+    method: str
+    paywall: Paywall
+    images: list[dict[str, Any]]
+    citations: list[str]
+    removed: Counter[str]
+
+
+def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
+    profile = doc.profile
+    paywall = detect_paywall(doc.root, doc.jsonld, profile)
+    meta = extract_metadata(doc.root, doc.jsonld, profile, doc.url)
+    images = _images(doc)
+    citations = _citations(doc)
+    removed: Counter[str] = Counter()
+
+    bodies = _body_elements(doc)
+    if profile:
+        remove_noise(doc.root, profile.noise, removed, protected=bodies)
+        bodies = [b for b in bodies if b.getparent() is not None or b is doc.root]
+        for b in bodies:
+            _cut_body_end(b, profile, removed)
+    remove_noise(doc.root, load_vocabulary().selectors, removed, protected=bodies,
+                 max_share=None if bodies else 0.5)
+    if split_marker and profile and profile.split and profile.split.separator is not None:
+        for sep in profile.split.separator(doc.root):
+            marker = etree.Element("p")
+            marker.text = clip.SPLIT_SENTINEL
+            marker.tail = sep.tail
+            parent = sep.getparent()
+            if parent is not None:
+                parent.replace(sep, marker)
+
+    blocks: list[Block] = []
+    for b in bodies:
+        blocks.extend(element_blocks(b))
+    method = "profile"
+    if not any(b.text != clip.SPLIT_SENTINEL for b in blocks):
+        method = "generic"
+        result = generic_extract(doc.root, doc.url)
+        blocks = result.blocks
+        gm = result.meta
+        meta["title"] = meta["title"] or normalize_field(gm.get("title"))
+        if not meta["site_name"]:
+            meta["site_name"] = normalize_field(gm.get("sitename"))
+            meta["title"] = strip_site_suffix(meta["title"], meta["site_name"])
+        if not meta["authors"] and gm.get("author"):
+            meta["authors"] = clean_authors(re.split(r";\s*", gm["author"]))
+        if not meta["published_at"] and gm.get("date"):
+            from pipelines.jadates import parse_date
+
+            meta["published_at"] = parse_date(gm["date"], tz_of(profile))
+    blocks = cut_at_boundary(blocks, profile, paywall)
+    return Extracted(meta, blocks, method, paywall, images, citations, removed)
+
+
+def _base_fields(doc: Doc, ex: Extracted) -> dict[str, Any]:
+    return {
+        "url": doc.url,
+        "source": doc.page.source or (doc.profile.name if doc.profile else None),
+        **ex.meta,
+        "images": ex.images,
+        "citations": ex.citations,
+        "paywall": ex.paywall.as_dict(),
+        "fetched_at": doc.page.fetched_at,
+        "extraction": {
+            "profile": doc.profile.name if doc.profile else None,
+            "method": ex.method,
+            "version": pipeline_version(),
+            "encoding": doc.decoded.encoding,
+        },
+        "flags": list(doc.flags),
+    }
+
+
+def _finish(fields: dict[str, Any], blocks: list[Block], removed: Counter[str], doc: Doc) -> dict[str, Any]:
+    if not blocks:
+        raise Rejected("no_text", f"no article text found in {doc.url or 'page'}")
+    title = fields.get("title")
+    while blocks and title and blocks[0].text == title:
+        blocks = blocks[1:]  # the headline repeated as the first block is not body text
+    if not blocks:
+        raise Rejected("no_text", f"no article text found in {doc.url or 'page'}")
+    text = blocks_text(blocks)
+    if not fields.get("authors"):
+        author = dateline_author(blocks[0].text) or trailing_byline(blocks[-1].text)
+        fields["authors"] = [author] if author else []
+    if not fields.get("published_at"):
+        fields["published_at"] = htmldate_fallback(doc.root, tz_of(doc.profile))
+    if fields["paywall"]["truncated"] and "paywall_truncated" not in fields["flags"]:
+        fields["flags"].append("paywall_truncated")
+    fields.update(
+        text=text,
+        blocks=[b.as_dict() for b in blocks],
+        language=detect_language(text),
+        removed=dict(removed),
+    )
+    return make_record(fields)
+
+
+def clean(page: Page, profiles: ProfileSet | None = None, *, generic_only: bool = False) -> list[dict[str, Any]]:
+    """Clean one page into its records (several for a clipping page). Raises Rejected."""
+    doc = prepare(page, profiles, generic_only)
+    split = doc.profile.split if doc.profile else None
+    ex = extract(doc, split_marker=split is not None)
+    rules = _line_rules(doc.profile)
+    if split is None:
+        blocks = filter_lines(ex.blocks, rules, ex.removed)
+        return [_finish(_base_fields(doc, ex), blocks, ex.removed, doc)]
+
+    records = []
+    page_removed = Counter(ex.removed)
+    for seg in clip.segments(ex.blocks, split):
+        seg = filter_lines(seg, rules, page_removed)
+        c = clip.parse_clipping(seg, split, page_removed)
+        if c is None or not c.blocks:
+            continue
+        fields = _base_fields(doc, ex)
+        fields["extraction"]["method"] = "clipping"
+        fields.update(title=c.title or fields["title"], published_at=c.published_at,
+                      source_outlet=c.outlet, notes=c.notes, authors=[],
+                      canonical_url=fields.get("canonical_url") or doc.url,
+                      url=f"{doc.url}#clipping-{len(records) + 1}" if doc.url else None)
+        records.append(_finish(fields, c.blocks, Counter(), doc))
+    if not records:
+        raise Rejected("no_text", f"no clippings found in {doc.url or 'page'}")
+    # Page-level removals (menus, year navigation) are reported once, on the first clipping.
+    records[0]["removed"] = dict(sorted(page_removed.items()))
+    return records
+
+
+def clean_pages(pages: list[Page], profiles: ProfileSet | None = None) -> list[dict[str, Any]]:
+    """Merge a multi-page article (page 1 first) into one record."""
+    if not pages:
+        raise Rejected("empty", "no pages")
+    first = clean(pages[0], profiles)
+    if len(pages) == 1 or len(first) != 1:
+        return first
+    record = first[0]
+    blocks = list(record["blocks"])
+    seen = {b["text"] for b in blocks}
+    removed = Counter(record["removed"])
+    for p in pages[1:]:
+        try:
+            rec = clean(p, profiles)[0]
+        except Rejected:
+            record["flags"].append("continuation_failed")
+            continue
+        for b in rec["blocks"]:
+            if b["text"] not in seen:
+                seen.add(b["text"])
+                blocks.append(b)
+        for c in rec["citations"]:
+            if c not in record["citations"]:
+                record["citations"].append(c)
+        for img in rec["images"]:
+            if img not in record["images"]:
+                record["images"].append(img)
+        removed.update(rec["removed"])
+        record["paywall"]["truncated"] |= rec["paywall"]["truncated"]
+        record["paywall"]["detected"] |= rec["paywall"]["detected"]
+    record["blocks"] = blocks
+    record["text"] = "\n\n".join(b["text"] for b in blocks)
+    record["removed"] = dict(sorted(removed.items()))
+    record["language"] = detect_language(record["text"])
+    return [make_record(record)]
+
+
+def continuation_urls(page: Page, profiles: ProfileSet | None = None) -> list[str]:
+    """Next pages of the same article per the profile's `[pages] next` rules (same host only)."""
+    try:
+        doc = prepare(page, profiles)
+    except Rejected:
+        return []
+    if doc.profile is None or not doc.url:
+        return []
+    host = urlsplit(doc.url).hostname
+    out: list[str] = []
+    for src in doc.profile.next_pages:
+        for v in source_values(doc.root, doc.jsonld, src, "next"):
+            if not isinstance(v, str):
+                continue
+            u = urljoin(doc.url, v.strip()).split("#")[0]
+            if urlsplit(u).hostname == host and u != doc.url and u not in out:
+                out.append(u)
+    return out

@@ -1,0 +1,139 @@
+"""Decode page bytes to text: declared charsets first, then validated Japanese-aware candidates.
+
+Detectors are weak on Japanese (charset_normalizer misreads cp932 with half-width kana and
+returns gb18030 for cp932 text, SITES.md E1/E2), so undeclared pages are tried strictly as
+utf-8, cp932 and euc_jp, scored by their share of kana/kanji, and only then handed to a detector.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+# WHATWG maps these labels to one decoder; pages labelled Shift_JIS routinely carry cp932-only
+# characters (①, ㈱, NEC/IBM extensions) that a strict shift_jis codec rejects (SITES.md E3/E4).
+_ALIASES = {
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "csshiftjis": "cp932",
+    "windows-31j": "cp932",
+    "cp932": "cp932",
+    "x-euc-jp": "euc_jp",
+    "euc-jp": "euc_jp",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+}
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_META_RE = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE
+)
+_XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.\-]+)""")
+_CT_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_:.\-]+)", re.IGNORECASE)
+_JA_RE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]")
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    encoding: str
+    # how the encoding was chosen: "bom", "http", "meta", "detected"
+    via: str
+    replaced: bool = False
+
+
+def normalize_label(label: str | None) -> str | None:
+    """Map a charset label to a Python codec name, or None when unknown."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    name = _ALIASES.get(label, label)
+    try:
+        return codecs.lookup(name).name if name not in ("cp932", "euc_jp") else name
+    except LookupError:
+        return None
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    m = _CT_RE.search(content_type)
+    return m.group(1) if m else None
+
+
+def _strict(body: bytes, encoding: str) -> str | None:
+    try:
+        return body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _ja_score(text: str) -> float:
+    sample = text[:20000]
+    if not sample:
+        return 0.0
+    return len(_JA_RE.findall(sample)) / len(sample)
+
+
+def decode(body: bytes, content_type: str | None = None) -> Decoded:
+    """Decode HTML bytes; never raises on bad bytes (falls back to replacement, flagged)."""
+    for bom, enc in _BOMS:
+        if body.startswith(bom):
+            text = body[len(bom):].decode(enc, errors="replace")
+            return Decoded(text, enc, "bom", "\ufffd" in text)
+
+    head = body[:4096]
+    for via, label in (
+        ("http", charset_from_content_type(content_type)),
+        ("meta", _first_group(_META_RE, head) or _first_group(_XML_DECL_RE, head)),
+    ):
+        enc = normalize_label(label)
+        if not enc:
+            continue
+        text = _strict(body, enc)
+        if text is not None:
+            return Decoded(text, enc, via)
+        # A declared charset that fails strictly is often wrong (a UTF-8 page labelled
+        # Shift_JIS); fall through to detection instead of producing mojibake.
+    return _detect(body)
+
+
+def _first_group(pattern: re.Pattern[bytes], data: bytes) -> str | None:
+    m = pattern.search(data)
+    return m.group(1).decode("ascii", "ignore") if m else None
+
+
+def _detect(body: bytes) -> Decoded:
+    utf8 = _strict(body, "utf-8")
+    if utf8 is not None:
+        return Decoded(utf8, "utf-8", "detected")
+    best: tuple[float, str, str] | None = None
+    for enc in ("cp932", "euc_jp"):
+        text = _strict(body, enc)
+        if text is None:
+            continue
+        score = _ja_score(text)
+        if best is None or score > best[0]:
+            best = (score, enc, text)
+    if best is not None and best[0] > 0.05:
+        return Decoded(best[2], best[1], "detected")
+    try:
+        from charset_normalizer import from_bytes
+
+        match = from_bytes(body[:200000]).best()
+        if match is not None and match.encoding:
+            enc = normalize_label(match.encoding) or match.encoding
+            text = body.decode(enc, errors="replace")
+            return Decoded(text, enc, "detected", "\ufffd" in text)
+    except Exception:  # detector failures must not abort a run; we still replace below
+        pass
+    text = body.decode("utf-8", errors="replace")
+    return Decoded(text, "utf-8", "detected", True)

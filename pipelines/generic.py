@@ -1,0 +1,91 @@
+"""The generic path: pages with no profile (or whose profile did not match) go to trafilatura.
+
+Trafilatura gets the tree after the global noise vocabulary ran, with comments off and its own
+deduplication off (determinism); its XML-ish body is turned into our typed blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from pipelines.blocks import Block
+from pipelines.normalize import normalize_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class GenericResult:
+    blocks: list[Block]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _item_text(el: etree._Element) -> list[str]:
+    """Text of a trafilatura element, split at its `<lb/>` line breaks."""
+    parts: list[str] = []
+    buf: list[str] = [el.text or ""]
+    for child in el:
+        if child.tag == "lb":
+            parts.append("".join(buf))
+            buf = [child.tail or ""]
+            continue
+        buf.append("".join(child.itertext()))
+        buf.append(child.tail or "")
+    parts.append("".join(buf))
+    return [t for t in (normalize_text(p) for p in parts) if t]
+
+
+def body_blocks(body: etree._Element) -> list[Block]:
+    out: list[Block] = []
+    for el in body:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag == "head":
+            out.extend(Block("heading", t) for t in _item_text(el))
+        elif tag == "list":
+            for item in el.iter("item"):
+                out.extend(Block("list_item", t) for t in _item_text(item))
+        elif tag == "quote":
+            inner = [c for c in el if c.tag in ("p", "head", "list")]
+            if inner:
+                for c in inner:
+                    out.extend(Block("quote", t) for t in _item_text(c))
+            else:
+                out.extend(Block("quote", t) for t in _item_text(el))
+        elif tag == "table":
+            for row in el.iter("row"):
+                cells = [normalize_text(" ".join(c.itertext())) for c in row]
+                text = " | ".join(c for c in cells if c)
+                if text:
+                    out.append(Block("paragraph", text))
+        elif tag in ("p", "code", "div", "item"):
+            out.extend(Block("paragraph", t) for t in _item_text(el))
+        elif tag == "graphic":
+            continue
+        else:
+            out.extend(Block("paragraph", t) for t in _item_text(el))
+    return out
+
+
+def generic_extract(tree: etree._Element, url: str | None) -> GenericResult:
+    """Run trafilatura on an (already noise-stripped) tree; never raises."""
+    from trafilatura import bare_extraction
+
+    try:
+        doc = bare_extraction(
+            tree, url=url, include_comments=False, include_tables=True, include_images=False,
+            include_links=False, deduplicate=False, with_metadata=True,
+        )
+    except Exception as exc:  # a trafilatura crash on one page must not stop a run
+        log.warning("trafilatura failed on %s: %s", url, exc)
+        return GenericResult([])
+    if doc is None or doc.body is None:
+        return GenericResult([])
+    meta = {
+        "title": doc.title, "author": doc.author, "date": doc.date, "sitename": doc.sitename,
+        "categories": doc.categories, "tags": doc.tags,
+    }
+    return GenericResult(body_blocks(doc.body), meta)

@@ -1,0 +1,242 @@
+"""Article metadata: profile sources first, then JSON-LD, OpenGraph/meta, and htmldate."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta, timezone
+from typing import Any
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from pipelines.jadates import JST, parse_date
+from pipelines.jsonld import article_objects, is_person, resolve
+from pipelines.normalize import normalize_field, normalize_text
+from pipelines.profiles import Profile, Source, parse_source
+
+# Generic sources, tried after the profile's own (a profile only lists what differs).
+_DEFAULTS: dict[str, list[str]] = {
+    "title": ["jsonld:headline", "meta:og:title", "meta:twitter:title", "h1", "title"],
+    "subtitle": [],
+    "published": [
+        "jsonld:datePublished", "meta:article:published_time", "meta:og:published_time",
+        "meta:pubdate", "meta:publishdate", "meta:date", "meta:dc.date", "meta:DC.date.issued",
+        "meta:sailthru.date", "meta:parsely-pub-date", "time[pubdate]@datetime",
+    ],
+    "modified": ["jsonld:dateModified", "meta:article:modified_time", "meta:og:updated_time"],
+    "authors": ["jsonld:author", "meta:author", "meta:article:author", "meta:cXenseParse:author",
+                "meta:parsely-author", "meta:sailthru.author"],
+    "section": ["meta:article:section", "jsonld:articleSection"],
+    "tags": ["meta:article:tag", "jsonld:keywords", "meta:news_keywords"],
+    "site_name": ["meta:og:site_name", "jsonld:publisher.name", "meta:application-name"],
+    "canonical": ["link[rel=canonical]@href", "meta:og:url"],
+}
+_DEFAULT_SOURCES = {k: [parse_source("<defaults>", k, v) for v in vs] for k, vs in _DEFAULTS.items()}
+_MULTI = {"authors", "tags"}
+_TITLE_SEPARATORS = re.compile(r"\s*(?:\||｜|-|–|—|:|::|/)\s*")
+_DATELINE_RE = re.compile(r"^【([^】=]{1,40})=([^】]{1,40})】")
+_TRAILING_BYLINE_RE = re.compile(r"^\((?:[^()=]{0,20}=)?(?:編集委員|論説委員|特別編集委員|記者)?\s*([^()=、,]{2,20})\)$")
+_AUTHOR_PREFIX = re.compile(r"^(?:by|text|文|写真|取材・文|文・写真|筆者|著者|記者)\s*[:/:]?\s*", re.I)
+
+
+def meta_values(root: etree._Element, name: str) -> list[str]:
+    out = []
+    lname = name.lower()
+    for m in root.iter("meta"):
+        key = (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
+        if key == lname:
+            c = m.get("content")
+            if c and c.strip():
+                out.append(c.strip())
+    return out
+
+
+def _jsonld_values(objs: list[dict[str, Any]], path: str) -> list[Any]:
+    for obj in article_objects(objs) or objs:
+        vals = resolve(obj, path.split("."))
+        vals = [v for v in vals if v not in (None, "", [], {})]
+        if vals:
+            return vals
+    return []
+
+
+def _css_values(root: etree._Element, src: Source) -> list[str]:
+    out = []
+    for el in src.selector(root):  # type: ignore[misc]
+        if src.attr:
+            v = el.get(src.attr)
+        else:
+            v = " ".join(el.itertext())
+        if v and v.strip():
+            out.append(v.strip())
+    return out
+
+
+def source_values(root: etree._Element, objs: list[dict[str, Any]], src: Source, field: str) -> list[Any]:
+    if src.kind == "defaults":
+        return []
+    if src.kind == "meta":
+        vals: list[Any] = meta_values(root, src.expr)
+    elif src.kind == "jsonld":
+        vals = _jsonld_values(objs, src.expr)
+        if field == "authors":
+            vals = _author_names(vals)
+    else:
+        vals = _css_values(root, src)
+    if src.pattern is not None:
+        out = []
+        for v in vals:
+            if isinstance(v, str):
+                m = src.pattern.search(v)
+                if m:
+                    out.append(m.group(1) if m.groups() else m.group(0))
+        vals = out
+    return vals
+
+
+def _author_names(vals: list[Any]) -> list[str]:
+    out = []
+    for v in vals:
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            # An Organization as author (Nikkei's 日本経済新聞社) is not a byline.
+            if "@type" in v and not is_person(v):
+                continue
+            name = v.get("name")
+            if isinstance(name, str):
+                out.append(name)
+    return out
+
+
+def read_field(root: etree._Element, objs: list[dict[str, Any]], profile: Profile | None, field: str) -> list[Any]:
+    # A profile that lists a field owns it: the generic sources are added back only when the
+    # list ends with "@defaults" (Nikkei's meta author is the company, not a byline).
+    if profile and field in profile.fields:
+        sources = [s for s in profile.fields[field] if s.expr != "@defaults"]
+        if any(s.expr == "@defaults" for s in profile.fields[field]):
+            sources += _DEFAULT_SOURCES.get(field, [])
+    else:
+        sources = list(_DEFAULT_SOURCES.get(field, []))
+    for src in sources:
+        vals = source_values(root, objs, src, field)
+        if vals:
+            return vals
+    return []
+
+
+def clean_authors(values: list[Any]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        if not isinstance(v, str):
+            continue
+        v = normalize_text(v)
+        if not v or v.startswith("http") or len(v) > 80:
+            continue
+        v = _AUTHOR_PREFIX.sub("", v)
+        for part in re.split(r"\s*(?:,|、|;| and | und | et | y |&)\s*", v):
+            part = part.strip(" 　・:")
+            if part and part not in out and len(part) <= 60:
+                out.append(part)
+    return out
+
+
+def clean_tags(values: list[Any]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        parts = v if isinstance(v, list) else re.split(r"\s*[,、]\s*", v) if isinstance(v, str) else []
+        for p in parts:
+            p = normalize_text(str(p)).lstrip("#")
+            if p and p not in out:
+                out.append(p)
+    return out
+
+
+def strip_site_suffix(title: str | None, site_name: str | None) -> str | None:
+    if not title or not site_name:
+        return title
+    for sep in (" - ", " | ", "｜", " | ", " – ", " — ", "|", " :: "):
+        suffix = normalize_text(sep + site_name) if sep.strip() else sep + site_name
+        if title.endswith(sep + site_name) or title.endswith(suffix):
+            return title[: -len(sep + site_name)].strip() or title
+    return title
+
+
+def dateline_author(first_text: str) -> str | None:
+    m = _DATELINE_RE.match(first_text)
+    if m:
+        name = m.group(2).strip()
+        if 1 < len(name) <= 20 and not re.search(r"\d", name):
+            return name
+    return None
+
+
+def trailing_byline(last_text: str) -> str | None:
+    m = _TRAILING_BYLINE_RE.match(last_text)
+    if m and ("=" in last_text or "委員" in last_text or "記者" in last_text):
+        return m.group(1).strip()
+    return None
+
+
+def tz_of(profile: Profile | None) -> timezone:
+    if profile and profile.timezone:
+        sign = 1 if profile.timezone[0] == "+" else -1
+        h, m = profile.timezone[1:].split(":")
+        return timezone(sign * timedelta(hours=int(h), minutes=int(m)))
+    return JST
+
+
+def first_date(values: list[Any], tz: timezone, target: timezone | None) -> str | None:
+    for v in values:
+        d = parse_date(v if isinstance(v, str) else None, tz, target)
+        if d:
+            return d
+    return None
+
+
+def extract_metadata(root: etree._Element, objs: list[dict[str, Any]], profile: Profile | None,
+                     base_url: str | None) -> dict[str, Any]:
+    """Metadata read from the untouched page tree (before noise removal)."""
+    tz = tz_of(profile)
+    target = tz if profile and profile.timezone else None
+    site_name = profile.site_name if profile and profile.site_name else None
+    if profile and "site_name" in profile.fields:
+        site_name = normalize_field(next(iter(read_field(root, objs, profile, "site_name")), None)) or site_name
+    if not site_name:
+        site_name = normalize_field(next(iter(read_field(root, objs, None, "site_name")), None))
+    title = normalize_field(next((v for v in read_field(root, objs, profile, "title") if isinstance(v, str)), None))
+    title = strip_site_suffix(title, site_name)
+    subtitle = normalize_field(next((v for v in read_field(root, objs, profile, "subtitle") if isinstance(v, str)), None))
+    canonical = next((v for v in read_field(root, objs, profile, "canonical") if isinstance(v, str)), None)
+    if canonical and base_url:
+        canonical = urljoin(base_url, canonical)
+    section_vals = read_field(root, objs, profile, "section")
+    section = None
+    for v in section_vals:
+        if isinstance(v, list):
+            v = v[0] if v else None
+        section = normalize_field(v) if isinstance(v, str) else None
+        if section:
+            break
+    return {
+        "title": title,
+        "subtitle": subtitle,
+        "site_name": site_name,
+        "canonical_url": canonical,
+        "published_at": first_date(read_field(root, objs, profile, "published"), tz, target),
+        "modified_at": first_date(read_field(root, objs, profile, "modified"), tz, target),
+        "authors": clean_authors(read_field(root, objs, profile, "authors")),
+        "section": section,
+        "tags": clean_tags(read_field(root, objs, profile, "tags")),
+    }
+
+
+def htmldate_fallback(root: etree._Element, tz: timezone) -> str | None:
+    """htmldate as the last resort for the publication date (it reads URLs, text and markup)."""
+    try:
+        from htmldate import find_date
+
+        found = find_date(root, extensive_search=False, original_date=True)
+    except Exception:  # htmldate must never abort cleaning
+        return None
+    return parse_date(found, tz) if found else None

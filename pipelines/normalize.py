@@ -1,0 +1,33 @@
+"""Text normalization rules of CLEANING.md: NFKC (keeping … and ‥), folded spaces, no controls."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_KEEP = {"\u2026": "\x00E\x00", "\u2025": "\x00T\x00"}
+_ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def normalize_text(text: str) -> str:
+    """Normalize one line or paragraph (no newlines in the result)."""
+    if not text:
+        return ""
+    for ch, token in _KEEP.items():
+        text = text.replace(ch, token)
+    text = unicodedata.normalize("NFKC", text)
+    for ch, token in _KEEP.items():
+        text = text.replace(token, ch)
+    text = _ZERO_WIDTH_RE.sub("", text)
+    text = text.replace("\r", " ").replace("\n", " ")
+    text = _CONTROL_RE.sub("", text)
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+def normalize_field(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = normalize_text(value)
+    return value or None

@@ -1,0 +1,70 @@
+"""The record every command writes: fixed keys, content hash, JSON Schema validation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from pipelines.page import Rejected
+
+SCHEMA_FILE = Path(__file__).with_name("record.schema.json")
+KEYS = (
+    "url", "canonical_url", "source", "site_name", "title", "subtitle", "authors", "published_at",
+    "modified_at", "section", "tags", "language", "text", "blocks", "images", "citations",
+    "paywall", "content_hash", "fetched_at", "extraction", "removed", "source_outlet", "notes",
+    "flags",
+)
+_LIST_KEYS = {"authors", "tags", "blocks", "images", "citations", "notes", "flags"}
+
+
+@lru_cache(maxsize=1)
+def pipeline_version() -> str:
+    """kirinuki and trafilatura versions: both decide the output (goldens record them)."""
+    try:
+        ours = importlib_metadata.version("kirinuki")
+    except importlib_metadata.PackageNotFoundError:
+        ours = "0+local"
+    try:
+        traf = importlib_metadata.version("trafilatura")
+    except importlib_metadata.PackageNotFoundError:
+        traf = "?"
+    return f"kirinuki/{ours} trafilatura/{traf}"
+
+
+def content_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate_record(record: dict[str, Any]) -> None:
+    errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        where = "/".join(str(p) for p in e.path) or "(record)"
+        raise Rejected("invalid_record", f"{where}: {e.message}")
+
+
+def make_record(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fill every key in schema order (null or [] when unknown) and validate."""
+    record = {k: fields.get(k, [] if k in _LIST_KEYS else None) for k in KEYS}
+    record["removed"] = dict(sorted((fields.get("removed") or {}).items()))
+    record["content_hash"] = content_hash(record["text"] or "")
+    validate_record(record)
+    return record
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One JSON line (UTF-8 text, not escaped)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
