@@ -1,0 +1,1 @@
+"""kirinuki command-line application (thin layer over `pipelines` and `scraper`)."""

@@ -1,0 +1,128 @@
+"""`kirinuki`: one command, subcommands clean | profiles | fixtures | eval | crawl."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from kirinuki import clean_cmd
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from pipelines.profiles import ProfileError, load_profile_file, profile_dirs
+
+    rows, bad = [], 0
+    for d in profile_dirs(args.profiles_dir):
+        if not d.is_dir():
+            print(f"kirinuki profiles: {d}: no such directory", file=sys.stderr)
+            bad += 1
+            continue
+        for f in sorted(d.glob("*.toml")):
+            try:
+                p = load_profile_file(f)
+                rows.append({"name": p.name, "domains": list(p.domains), "file": str(f), "ok": True})
+            except ProfileError as exc:
+                rows.append({"name": f.stem, "domains": [], "file": str(f), "ok": False, "error": str(exc)})
+                bad += 1
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            status = "ok" if r["ok"] else f"ERROR {r['error']}"
+            print(f"{r['name']:<16} {', '.join(r['domains']) or '-':<40} {r['file']}  {status}")
+    return 1 if bad else 0
+
+
+def _fixtures(args: argparse.Namespace) -> int:
+    from kirinuki.goldens import (
+        check_records,
+        diff_expected,
+        find_fixtures,
+        load_meta,
+        regen,
+        run_fixture,
+    )
+
+    fixtures = find_fixtures(args.dir)
+    if args.only:
+        fixtures = [f for f in fixtures if any(o in str(f.html) for o in args.only)]
+    bad = 0
+    for fx in fixtures:
+        try:
+            if args.action == "regen":
+                ok, failures = regen(fx)
+                print(f"{'wrote' if ok else 'REFUSED'} {fx.meta}")
+            else:
+                records = run_fixture(fx)
+                meta = load_meta(fx)
+                failures = check_records(records, meta.get("checks", {}))
+                if not failures and records != meta.get("expected"):
+                    failures = ["expected records differ:\n" + diff_expected(fx, records, meta.get("expected", []))]
+                print(f"{'ok' if not failures else 'FAIL'} {fx.html}")
+        except AssertionError as exc:
+            failures = [str(exc)]
+            print(f"FAIL {fx.html}")
+        for f in failures:
+            print(f"    {f}")
+        bad += bool(failures)
+    print(f"{len(fixtures) - bad} passed, {bad} failed")
+    return 1 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kirinuki", description="Turn noisy news pages into clean article JSON.")
+    parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("clean", help="clean saved HTML files into JSON Lines records")
+    clean_cmd.add_arguments(p)
+    p.set_defaults(func=clean_cmd.run)
+
+    p = sub.add_parser("profiles", help="list the site profiles and check that each loads")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--profiles-dir", action="append", default=[], help="extra profile directory")
+    p.set_defaults(func=_profiles)
+
+    p = sub.add_parser("fixtures", help="check golden fixtures or regenerate their expected records")
+    p.add_argument("action", choices=["check", "regen"])
+    p.add_argument("--dir", default=str(Path("fixtures")), help="fixtures directory (default fixtures/)")
+    p.add_argument("--only", nargs="*", help="only fixtures whose path contains one of these")
+    p.set_defaults(func=_fixtures)
+
+    for name, module, help_ in (
+        ("eval", "kirinuki.evaluate", "measure extraction quality on a gold manifest"),
+        ("crawl", "scraper.command", "crawl configured sources"),
+    ):
+        p = sub.add_parser(name, help=help_)
+        try:
+            mod = __import__(module, fromlist=["add_arguments", "run"])
+        except ImportError as exc:
+            p.set_defaults(func=lambda _a, exc=exc, n=name: _missing(n, exc))
+            continue
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
+    return parser
+
+
+def _missing(name: str, exc: Exception) -> int:
+    print(f"kirinuki {name}: not available: {exc}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
