@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lxml import etree
@@ -27,8 +28,10 @@ _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 class Block:
     type: str
     text: str
+    # What a profile's role selector says this text is (a clipping's comment...); not output.
+    role: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str]:  # noqa: D102 - role stays internal
         return {"type": self.type, "text": self.text}
 
 
@@ -42,10 +45,12 @@ def _kind_for(tag: str, outer: str) -> str:
     return outer
 
 
-def element_blocks(root: etree._Element) -> list[Block]:
-    """Blocks of one subtree; every `<br>` and block element ends a block."""
+def element_blocks(root: etree._Element, roles: Mapping[etree._Element, str] | None = None) -> list[Block]:
+    """Blocks of one subtree; every `<br>`, block element and role element ends a block."""
     out: list[Block] = []
     buf: list[str] = []
+    roles = roles or {}
+    role_stack: list[str | None] = [None]
 
     def flush(kind: str) -> None:
         if not buf:
@@ -53,9 +58,22 @@ def element_blocks(root: etree._Element) -> list[Block]:
         text = normalize_text("".join(buf))
         buf.clear()
         if text:
-            out.append(Block(kind, text))
+            out.append(Block(kind, text, role_stack[-1]))
 
     def walk(node: etree._Element, kind: str) -> None:
+        role = roles.get(node)
+        if role is not None:
+            flush(kind)
+            role_stack.append(role)
+            try:
+                _walk(node, kind)
+                flush(kind)
+            finally:
+                role_stack.pop()
+            return
+        _walk(node, kind)
+
+    def _walk(node: etree._Element, kind: str) -> None:
         tag = node.tag
         if not isinstance(tag, str):
             return

@@ -238,9 +238,12 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
             if parent is not None:
                 parent.replace(sep, marker)
 
+    roles = {}
+    if profile and profile.split and profile.split.comment is not None:
+        roles = {el: "comment" for el in profile.split.comment(doc.root)}
     blocks: list[Block] = []
     for b in bodies:
-        blocks.extend(element_blocks(b))
+        blocks.extend(element_blocks(b, roles))
     method = "profile"
     if not any(b.text != clip.SPLIT_SENTINEL for b in blocks):
         method = "generic"

@@ -78,6 +78,8 @@ def parse_clipping(seg: list[Block], rule: SplitRule, removed: Counter[str]) -> 
     else:
         head, body = after[:marker_idx], after[marker_idx + 1:]
     titles = [b.text for b in head if not rule.date_line.match(b.text) and not _PART_MARK.match(b.text)]
+    if rule.title_suffix is not None:
+        titles = [rule.title_suffix.sub("", t).strip() for t in titles]
     text_blocks: list[Block] = []
     for b in body:
         if rule.marker is not None and rule.marker.match(b.text):
@@ -86,7 +88,7 @@ def parse_clipping(seg: list[Block], rule: SplitRule, removed: Counter[str]) -> 
         if _PART_MARK.match(b.text):
             removed["boilerplate"] += 1
             continue
-        if rule.comment_prefix and b.text.startswith(rule.comment_prefix):
+        if b.role == "comment" or (rule.comment_prefix and b.text.startswith(rule.comment_prefix)):
             notes.append({"type": "comment", "text": b.text})
             continue
         text_blocks.append(b)

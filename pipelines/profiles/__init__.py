@@ -60,6 +60,10 @@ class SplitRule:
     marker: re.Pattern[str] | None
     comment_prefix: str | None
     outlets: tuple[str, ...]
+    # elements holding the clipper's own comments (kept apart from the quoted text, in `notes`)
+    comment: CSSSelector | None = None
+    # a trailing part label on an original headline, e.g. "(2)" linking to the second article
+    title_suffix: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +138,7 @@ _TOP_KEYS = {"id", "description", "domains", "site_name", "timezone", "extract",
              "paywall", "pages", "split"}
 _EXTRACT_KEYS = set(FIELDS) | {"body", "body_end", "images", "citations"}
 _PAYWALL_KEYS = {"detected", "truncated", "json", "boundary"}
-_SPLIT_KEYS = {"separator", "date_line", "marker", "comment_prefix", "outlets"}
+_SPLIT_KEYS = {"separator", "date_line", "marker", "comment_prefix", "outlets", "comment", "title_suffix"}
 
 
 def _fail(path: str, key: str, msg: str) -> ProfileError:
@@ -279,6 +283,8 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
             marker=_regex(path, "split.marker", sd["marker"]) if "marker" in sd else None,
             comment_prefix=sd.get("comment_prefix"),
             outlets=tuple(sd.get("outlets", [])),
+            comment=_css(path, "split.comment", sd["comment"]) if "comment" in sd else None,
+            title_suffix=_regex(path, "split.title_suffix", sd["title_suffix"]) if "title_suffix" in sd else None,
         )
 
     return Profile(
