@@ -166,8 +166,7 @@ def _images(doc: Doc) -> list[dict[str, Any]]:
     seen: set[str] = set()
     if doc.profile:
         for img_sel, cap_sel in doc.profile.images:
-            caps = [normalize_text(" ".join(c.itertext())) for c in cap_sel(doc.root)] if cap_sel is not None else []
-            for i, img in enumerate(img_sel(doc.root)):
+            for img in img_sel(doc.root):
                 src = img.get("src") or img.get("data-src") or img.get("content") or img.get("href")
                 if not src or src.startswith("data:"):
                     continue
@@ -175,11 +174,26 @@ def _images(doc: Doc) -> list[dict[str, Any]]:
                 if src in seen:
                     continue
                 seen.add(src)
-                out.append({"url": src, "caption": (caps[i] if i < len(caps) else None) or None})
+                out.append({"url": src, "caption": _caption(img, cap_sel)})
     if not out:
         for src in meta_values(doc.root, "og:image")[:1]:
             out.append({"url": urljoin(doc.url or "", src), "caption": None})
     return out
+
+
+def _caption(img: etree._Element, cap_sel) -> str | None:
+    """The caption nearest the image: searched in its closest ancestors (figure, wrapper div)."""
+    if cap_sel is None:
+        return None
+    node = img.getparent()
+    for _ in range(4):
+        if node is None:
+            return None
+        found = cap_sel(node)
+        if found:
+            return normalize_text(" ".join(found[0].itertext())) or None
+        node = node.getparent()
+    return None
 
 
 def _citations(doc: Doc) -> list[str]:
@@ -243,7 +257,13 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         roles = {el: "comment" for el in profile.split.comment(doc.root)}
     blocks: list[Block] = []
     for b in bodies:
-        blocks.extend(element_blocks(b, roles))
+        if profile and profile.blocks is not None:
+            parts = profile.blocks(b)
+            for el in parts:
+                if not any(o is not el and _is_ancestor(o, el) for o in parts):
+                    blocks.extend(element_blocks(el, roles))
+        else:
+            blocks.extend(element_blocks(b, roles))
     method = "profile"
     if not any(b.text != clip.SPLIT_SENTINEL for b in blocks):
         method = "generic"

@@ -77,6 +77,8 @@ class Profile:
     fields: dict[str, tuple[Source, ...]] = field(default_factory=dict)
     body: tuple[CSSSelector, ...] = ()
     body_end: tuple[CSSSelector, ...] = ()
+    # Which elements inside the body are text blocks; None = all text in the body.
+    blocks: CSSSelector | None = None
     images: tuple[tuple[CSSSelector, CSSSelector | None], ...] = ()
     citations: tuple[Source, ...] = ()
     noise: dict[str, tuple[CSSSelector, ...]] = field(default_factory=dict)
@@ -136,7 +138,7 @@ class ProfileSet:
 
 _TOP_KEYS = {"id", "description", "domains", "site_name", "timezone", "extract", "noise",
              "paywall", "pages", "split"}
-_EXTRACT_KEYS = set(FIELDS) | {"body", "body_end", "images", "citations"}
+_EXTRACT_KEYS = set(FIELDS) | {"body", "body_end", "blocks", "images", "citations"}
 _PAYWALL_KEYS = {"detected", "truncated", "json", "boundary"}
 _SPLIT_KEYS = {"separator", "date_line", "marker", "comment_prefix", "outlets", "comment", "title_suffix"}
 
@@ -227,6 +229,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
     }
     body = tuple(_css(path, "extract.body", v) for v in _list(path, "extract.body", extract.get("body", [])))
     body_end = tuple(_css(path, "extract.body_end", v) for v in _list(path, "extract.body_end", extract.get("body_end", [])))
+    blocks = _css(path, "extract.blocks", extract["blocks"]) if "blocks" in extract else None
     images = []
     for v in _list(path, "extract.images", extract.get("images", [])):
         if isinstance(v, str):
@@ -290,7 +293,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
     return Profile(
         name=name, path=path, domains=tuple(d.lower() for d in domains),
         description=str(data.get("description", "")), site_name=data.get("site_name"),
-        timezone=tz, fields=fields, body=body, body_end=body_end, images=tuple(images),
+        timezone=tz, fields=fields, body=body, body_end=body_end, blocks=blocks, images=tuple(images),
         citations=citations, noise=noise, lines=lines,
         paywall_detected=tuple(_css(path, "paywall.detected", s) for s in _list(path, "paywall.detected", pw.get("detected", []))),
         paywall_truncated=tuple(_css(path, "paywall.truncated", s) for s in _list(path, "paywall.truncated", pw.get("truncated", []))),
