@@ -29,6 +29,9 @@ def _item_text(el: etree._Element) -> list[str]:
     parts: list[str] = []
     buf: list[str] = [el.text or ""]
     for child in el:
+        if not isinstance(child.tag, str):  # comments, processing instructions: only their tail
+            buf.append(child.tail or "")
+            continue
         if child.tag == "lb":
             parts.append("".join(buf))
             buf = [child.tail or ""]
@@ -42,7 +45,9 @@ def _item_text(el: etree._Element) -> list[str]:
 def body_blocks(body: etree._Element) -> list[Block]:
     out: list[Block] = []
     for el in body:
-        tag = el.tag if isinstance(el.tag, str) else ""
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag
         if tag == "head":
             out.extend(Block("heading", t) for t in _item_text(el))
         elif tag == "list":
