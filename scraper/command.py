@@ -1,0 +1,192 @@
+"""`kirinuki crawl`: arguments and the run (sources -> Scrapy crawl -> JSONL + SQLite + summary).
+
+`kirinuki/cli.py` calls `add_arguments(subparser)` and `run(args)`; `python -m scraper` does the
+same without the CLI. Scrapy is imported only inside `run`, so other subcommands stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scraper.config import (
+    SourcesConfig,
+    SourcesError,
+    check_profiles,
+    load_sources,
+    with_max_articles,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sources", default="sources.toml", metavar="FILE",
+                        help="sources file (TOML, see sources.example.toml); default sources.toml")
+    parser.add_argument("-o", "--out", default=None, metavar="DIR",
+                        help="output directory for <run>.jsonl files; default out/ "
+                             "(out/demo/ with --demo)")
+    parser.add_argument("--state", default=None, metavar="FILE",
+                        help="SQLite state file; default <out>/state.sqlite")
+    parser.add_argument("--demo", action="store_true",
+                        help="serve the shipped fixtures on 127.0.0.1 (feeds, sitemaps, listings, "
+                             "robots.txt) and crawl them: no network needed")
+    parser.add_argument("--fixtures", default=None, metavar="DIR",
+                        help="fixtures directory for --demo (default: the repository's fixtures/)")
+    parser.add_argument("--max-articles", type=int, default=None, metavar="N",
+                        help="fetch at most N new articles per source in this run")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="cleaning processes (default: CPUs - 1; 0 = clean in-process)")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default WARNING")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one crawl; return the process exit code (2: bad sources file or busy state)."""
+    out = Path(args.out or ("out/demo" if args.demo else "out"))
+    servers: list[Any] = []
+    try:
+        import pipelines
+
+        try:
+            if args.demo:
+                from scraper.demo import demo_config
+
+                profiles = pipelines.load_profiles()
+                config, servers = demo_config(Path(args.fixtures) if args.fixtures else None,
+                                              profiles)
+            else:
+                config = load_sources(args.sources)
+                profiles = pipelines.load_profiles(extra_dirs=config.crawl.profiles_dirs)
+            check_profiles(config, profiles.names())
+            config = with_max_articles(config, args.max_articles)
+        except (SourcesError, FileNotFoundError) as exc:
+            print(f"kirinuki crawl: {exc}", file=sys.stderr)
+            return 2
+        return _crawl(config, out, Path(args.state) if args.state else out / "state.sqlite", args)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Namespace) -> int:
+    from scrapy.crawler import AsyncCrawlerProcess
+    from scrapy.settings import Settings
+
+    from scraper.cleaning import CleanerPool
+    from scraper.context import CrawlContext, summarize
+    from scraper.settings import build_settings
+    from scraper.spider import SourcesSpider
+    from scraper.state import JsonlWriter, StateLocked, Store
+
+    try:
+        store = Store(state_path)
+    except StateLocked as exc:
+        print(f"kirinuki crawl: {exc}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    pool = None
+    writer = None
+    try:
+        for path, n in store.recover():
+            print(f"kirinuki crawl: completed interrupted run {path} (+{n} records)", file=sys.stderr)
+        run_id = new_run_id(out)
+        writer = JsonlWriter(out / f"{run_id}.jsonl")
+        store.start_run(run_id, writer.path)
+        workers = args.workers if args.workers is not None else config.crawl.workers
+        pool = CleanerPool(workers, config.crawl.profiles_dirs)
+        pool.warm_up()
+        progress = not getattr(args, "no_progress", False)
+        ctx = CrawlContext(config, store, writer, run_id, pool, progress=progress)
+        process = AsyncCrawlerProcess(Settings(build_settings(
+            config, log_level=args.log_level, progress=progress)))
+        process.crawl(SourcesSpider, context=ctx)
+        process.start()
+        writer.close()
+        sources = summarize(config, ctx.stats)
+        summary = {
+            "run_id": run_id,
+            "output": str(writer.path),
+            "state": str(state_path),
+            "records": writer.count,
+            "elapsed_s": round(time.monotonic() - started, 2),
+            "finish_reason": ctx.stats.get("finish_reason"),
+            "sources": sources,
+            "totals": _totals(sources),
+            "peak_rss_mb": {
+                "crawler": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "cleaner_worker": round(pool.peak_rss_kb() / 1024, 1),
+            },
+            "cleaner_restarts": pool.restarts,
+        }
+        store.finish_run(run_id, summary)
+        _write_json_atomic(out / f"{run_id}.summary.json", summary)
+        print_summary(summary)
+        return 0
+    finally:
+        if writer is not None:
+            writer.close()
+        if pool is not None:
+            pool.shutdown()
+        store.close()
+
+
+def new_run_id(out: Path) -> str:
+    stamp = datetime.now(UTC).strftime("crawl-%Y%m%dT%H%M%SZ")
+    run_id, n = stamp, 1
+    while (out / f"{run_id}.jsonl").exists():
+        n += 1
+        run_id = f"{stamp}-{n}"
+    return run_id
+
+
+def _totals(sources: dict[str, Any]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in sources.values():
+        for k, v in row.items():
+            if isinstance(v, int):
+                totals[k] = totals.get(k, 0) + v
+    return totals
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+COLUMNS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "failed", "rejected")
+
+
+def print_summary(summary: dict[str, Any], file: Any = None) -> None:
+    """The run summary table (stdout): one row per source, then reasons for failures/rejections."""
+    f = file or sys.stdout
+    width = max([len("source")] + [len(n) for n in summary["sources"]])
+    print(f"{'source':<{width}}  " + "  ".join(f"{c:>10}" for c in COLUMNS), file=f)
+    for name, row in summary["sources"].items():
+        print(f"{name:<{width}}  " + "  ".join(f"{row[c]:>10}" for c in COLUMNS), file=f)
+        for group in ("failed", "rejected"):
+            reasons = row.get(f"{group}_reasons") or {}
+            if reasons:
+                print(f"{'':<{width}}    {group}: "
+                      + ", ".join(f"{k} {v}" for k, v in reasons.items()), file=f)
+    t = summary["totals"]
+    print(f"{summary['records']} records ({t.get('new', 0)} new, {t.get('updated', 0)} updated) "
+          f"-> {summary['output']}; state {summary['state']}; {summary['elapsed_s']}s", file=f)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scraper",
+                                     description="Crawl the configured sources (kirinuki crawl).")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

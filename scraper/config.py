@@ -1,0 +1,305 @@
+"""The sources file (TOML): what to crawl and how politely, validated once at load.
+
+A wrong file fails before any request is sent, with a message naming the source and the key, so a
+typo never turns into a silent half-crawl. No Scrapy here: the CLI and the demo build `Source`s too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; kirinuki/0.1; +https://github.com/kirinuki/kirinuki)"
+
+
+class SourcesError(ValueError):
+    """The sources file is wrong; the message names the file, the source and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlSettings:
+    """Run-wide knobs (`[crawl]` table); per-source politeness keys override the first four."""
+
+    download_delay: float = 1.0
+    concurrent_requests: int = 2
+    autothrottle: bool = True
+    download_timeout: float = 30.0
+    user_agent: str = DEFAULT_USER_AGENT
+    max_response_size: int = 10 * 1024 * 1024
+    retry_times: int = 2
+    retry_backoff: float = 1.0
+    max_redirects: int = 5
+    max_pages_per_article: int = 10
+    max_listing_pages: int = 20
+    max_articles: int | None = None
+    max_attempts: int = 3
+    concurrent_requests_total: int = 16
+    workers: int | None = None
+    profiles_dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One configured source: how its articles are discovered and how politely it is fetched."""
+
+    name: str
+    profile: str | None = None
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    start_urls: tuple[str, ...] = ()
+    article_pattern: re.Pattern[str] | None = None
+    follow_pattern: re.Pattern[str] | None = None
+    sitemap_pattern: re.Pattern[str] | None = None
+    allowed_domains: tuple[str, ...] = ()
+    mirror_of: str | None = None
+    max_articles: int | None = None
+    max_listing_pages: int = 20
+    download_delay: float = 1.0
+    concurrent_requests: int = 2
+    autothrottle: bool = True
+    download_timeout: float = 30.0
+
+    def seed_urls(self) -> tuple[str, ...]:
+        return self.feeds + self.sitemaps + self.start_urls
+
+    def hosts(self) -> frozenset[str]:
+        """Network locations this source may fetch from (seed hosts plus `allowed_domains`)."""
+        hosts = {urlsplit(u).netloc.lower() for u in self.seed_urls()}
+        hosts.update(d.lower() for d in self.allowed_domains)
+        return frozenset(hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesConfig:
+    sources: tuple[Source, ...]
+    crawl: CrawlSettings = field(default_factory=CrawlSettings)
+    path: str = "<memory>"
+
+
+_SOURCE_KEYS = {
+    "name", "profile", "feeds", "sitemaps", "start_urls", "article_pattern", "follow_pattern",
+    "sitemap_pattern", "allowed_domains", "mirror_of", "max_articles", "max_listing_pages",
+    "download_delay", "concurrent_requests", "autothrottle", "download_timeout",
+}
+_CRAWL_KEYS = set(CrawlSettings.__dataclass_fields__)
+_TOP_KEYS = {"sources", "crawl"}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.I)
+
+
+def load_sources(path: str | Path) -> SourcesConfig:
+    """Read and validate a sources file; raise `SourcesError` naming source and key."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourcesError(
+            f"{p}: no such sources file (copy sources.example.toml to {p.name}, or pass --sources)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{p}: not valid TOML: {exc}") from None
+    return parse_sources(data, str(p))
+
+
+def parse_sources(data: dict[str, Any], where: str = "<memory>") -> SourcesConfig:
+    """Validate an already-parsed sources document (the demo builds one in memory)."""
+    _check_keys(data, _TOP_KEYS, f"{where}: top level")
+    crawl = _parse_crawl(data.get("crawl", {}), f"{where}: [crawl]")
+    raw_sources = data.get("sources")
+    if not isinstance(raw_sources, list) or not raw_sources:
+        raise SourcesError(f"{where}: no [[sources]] table; add at least one source")
+    sources: list[Source] = []
+    names: set[str] = set()
+    for i, raw in enumerate(raw_sources, 1):
+        src = _parse_source(raw, crawl, where, i)
+        if src.name in names:
+            raise SourcesError(f"{where}: [[sources]] #{i} {src.name!r}: key 'name': duplicate name")
+        names.add(src.name)
+        sources.append(src)
+    return SourcesConfig(tuple(sources), crawl, where)
+
+
+def check_profiles(config: SourcesConfig, known: set[str] | list[str]) -> None:
+    """Fail on a `profile` that names no loaded profile (a typo would fall back silently)."""
+    for src in config.sources:
+        if src.profile is not None and src.profile not in known:
+            hint = _did_you_mean(src.profile, known)
+            raise SourcesError(
+                f"{config.path}: source {src.name!r}: key 'profile': unknown profile "
+                f"{src.profile!r}{hint} (known: {', '.join(sorted(known))})"
+            )
+
+
+def with_max_articles(config: SourcesConfig, limit: int | None) -> SourcesConfig:
+    """Apply a command-line `--max-articles` cap to every source."""
+    if limit is None:
+        return config
+    srcs = tuple(
+        replace(s, max_articles=limit if s.max_articles is None else min(limit, s.max_articles))
+        for s in config.sources
+    )
+    return replace(config, sources=srcs)
+
+
+def _parse_crawl(raw: Any, where: str) -> CrawlSettings:
+    if not isinstance(raw, dict):
+        raise SourcesError(f"{where}: must be a table")
+    _check_keys(raw, _CRAWL_KEYS, where)
+    d = CrawlSettings()
+    kw: dict[str, Any] = {}
+    for key in ("download_delay", "download_timeout", "retry_backoff"):
+        if key in raw:
+            kw[key] = _number(raw[key], where, key, minimum=0.0)
+    for key in ("concurrent_requests", "retry_times", "max_redirects", "max_pages_per_article",
+                "max_listing_pages", "max_attempts", "concurrent_requests_total"):
+        if key in raw:
+            kw[key] = _int(raw[key], where, key, minimum=0 if key == "retry_times" else 1)
+    if "max_articles" in raw:
+        kw["max_articles"] = _int(raw["max_articles"], where, "max_articles", minimum=0)
+    if "workers" in raw:
+        kw["workers"] = _int(raw["workers"], where, "workers", minimum=0)
+    if "autothrottle" in raw:
+        kw["autothrottle"] = _bool(raw["autothrottle"], where, "autothrottle")
+    if "user_agent" in raw:
+        ua = raw["user_agent"]
+        if not isinstance(ua, str) or not ua.strip():
+            raise SourcesError(f"{where}: key 'user_agent': must be a non-empty string")
+        kw["user_agent"] = ua
+    if "max_response_size" in raw:
+        kw["max_response_size"] = _size(raw["max_response_size"], where, "max_response_size")
+    if "profiles_dirs" in raw:
+        kw["profiles_dirs"] = _str_list(raw["profiles_dirs"], where, "profiles_dirs")
+    return replace(d, **kw)
+
+
+def _parse_source(raw: Any, crawl: CrawlSettings, where: str, index: int) -> Source:
+    label = f"{where}: [[sources]] #{index}"
+    if not isinstance(raw, dict):
+        raise SourcesError(f"{label}: must be a table")
+    name = raw.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name or ""):
+        raise SourcesError(
+            f"{label}: key 'name': required, letters/digits/_.- only, got {name!r}"
+        )
+    label = f"{where}: source {name!r}"
+    _check_keys(raw, _SOURCE_KEYS, label)
+    kw: dict[str, Any] = {"name": name}
+    if "profile" in raw:
+        if not isinstance(raw["profile"], str) or not raw["profile"]:
+            raise SourcesError(f"{label}: key 'profile': must be a profile name (string)")
+        kw["profile"] = raw["profile"]
+    for key in ("feeds", "sitemaps", "start_urls"):
+        if key in raw:
+            urls = _str_list(raw[key], label, key)
+            for u in urls:
+                _check_url(u, label, key)
+            kw[key] = urls
+    if not (kw.get("feeds") or kw.get("sitemaps") or kw.get("start_urls")):
+        raise SourcesError(
+            f"{label}: no discovery: give at least one of 'feeds', 'sitemaps', 'start_urls'"
+        )
+    for key in ("article_pattern", "follow_pattern", "sitemap_pattern"):
+        if key in raw:
+            kw[key] = _regex(raw[key], label, key)
+    if kw.get("start_urls") and "article_pattern" not in kw:
+        raise SourcesError(
+            f"{label}: key 'article_pattern': required with 'start_urls' (a regex for article links)"
+        )
+    if "allowed_domains" in raw:
+        kw["allowed_domains"] = _str_list(raw["allowed_domains"], label, "allowed_domains")
+    if "mirror_of" in raw:
+        _check_url(raw["mirror_of"], label, "mirror_of")
+        parts = urlsplit(raw["mirror_of"])
+        kw["mirror_of"] = f"{parts.scheme}://{parts.netloc}"
+    max_articles = crawl.max_articles
+    if "max_articles" in raw:
+        max_articles = _int(raw["max_articles"], label, "max_articles", minimum=0)
+    kw["max_articles"] = max_articles
+    kw["max_listing_pages"] = (
+        _int(raw["max_listing_pages"], label, "max_listing_pages", minimum=1)
+        if "max_listing_pages" in raw else crawl.max_listing_pages
+    )
+    kw["download_delay"] = (
+        _number(raw["download_delay"], label, "download_delay", minimum=0.0)
+        if "download_delay" in raw else crawl.download_delay
+    )
+    kw["download_timeout"] = (
+        _number(raw["download_timeout"], label, "download_timeout", minimum=0.1)
+        if "download_timeout" in raw else crawl.download_timeout
+    )
+    kw["concurrent_requests"] = (
+        _int(raw["concurrent_requests"], label, "concurrent_requests", minimum=1)
+        if "concurrent_requests" in raw else crawl.concurrent_requests
+    )
+    kw["autothrottle"] = (
+        _bool(raw["autothrottle"], label, "autothrottle")
+        if "autothrottle" in raw else crawl.autothrottle
+    )
+    return Source(**kw)
+
+
+def _did_you_mean(key: str, allowed: set[str] | list[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_keys(raw: dict[str, Any], allowed: set[str], label: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise SourcesError(f"{label}: unknown key {key!r}{_did_you_mean(key, allowed)}")
+
+
+def _number(v: Any, label: str, key: str, minimum: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < minimum:
+        raise SourcesError(f"{label}: key {key!r}: must be a number >= {minimum:g}, got {v!r}")
+    return float(v)
+
+
+def _int(v: Any, label: str, key: str, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise SourcesError(f"{label}: key {key!r}: must be an integer >= {minimum}, got {v!r}")
+    return v
+
+
+def _bool(v: Any, label: str, key: str) -> bool:
+    if not isinstance(v, bool):
+        raise SourcesError(f"{label}: key {key!r}: must be true or false, got {v!r}")
+    return v
+
+
+def _str_list(v: Any, label: str, key: str) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise SourcesError(f"{label}: key {key!r}: must be a list of strings, got {v!r}")
+    return tuple(v)
+
+
+def _check_url(u: Any, label: str, key: str) -> None:
+    parts = urlsplit(u) if isinstance(u, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SourcesError(f"{label}: key {key!r}: not an absolute http(s) URL: {u!r}")
+
+
+def _regex(v: Any, label: str, key: str) -> re.Pattern[str]:
+    if not isinstance(v, str) or not v:
+        raise SourcesError(f"{label}: key {key!r}: must be a regular expression string")
+    try:
+        return re.compile(v)
+    except re.error as exc:
+        raise SourcesError(f"{label}: key {key!r}: bad regular expression {v!r}: {exc}") from None
+
+
+def _size(v: Any, label: str, key: str) -> int:
+    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        return v
+    m = _SIZE_RE.match(v) if isinstance(v, str) else None
+    if not m:
+        raise SourcesError(f"{label}: key {key!r}: must be bytes or a size like \"10MB\", got {v!r}")
+    unit = (m.group(2) or "b").lower()[0]
+    mult = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+    return int(float(m.group(1)) * mult)

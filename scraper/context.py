@@ -1,0 +1,54 @@
+"""What one crawl run shares between spider, item pipelines and extensions.
+
+Passed to the spider as a constructor argument and reached by components through
+`crawler.spider.context`; no module globals, so tests can run crawls side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scraper.cleaning import CleanerPool
+from scraper.config import SourcesConfig
+from scraper.state import JsonlWriter, Store
+
+COUNTERS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "duplicate",
+            "failed", "rejected", "partial", "not_modified")
+
+
+@dataclass
+class CrawlContext:
+    config: SourcesConfig
+    store: Store
+    writer: JsonlWriter
+    run_id: str
+    pool: CleanerPool
+    progress: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)  # final Scrapy stats, set at close
+
+    @property
+    def output(self) -> Path:
+        return self.writer.path
+
+
+def stat_key(source: str, counter: str) -> str:
+    return f"kirinuki/{source}/{counter}"
+
+
+def summarize(config: SourcesConfig, stats: dict[str, Any]) -> dict[str, Any]:
+    """Per-source counters and failure/rejection reasons from the flat Scrapy stats."""
+    out: dict[str, Any] = {}
+    for src in config.sources:
+        prefix = f"kirinuki/{src.name}/"
+        row: dict[str, Any] = {c: int(stats.get(prefix + c, 0)) for c in COUNTERS}
+        for group in ("failed", "rejected"):
+            reasons = {
+                k[len(prefix) + len(group) + 1:]: int(v)
+                for k, v in stats.items()
+                if k.startswith(f"{prefix}{group}/")
+            }
+            row[f"{group}_reasons"] = dict(sorted(reasons.items()))
+        out[src.name] = row
+    return out

@@ -1,0 +1,147 @@
+"""Politeness and safety components wired into Scrapy by `scraper.settings`.
+
+- `SourceOffsiteMiddleware`: a request may only go to its own source's hosts, redirects included
+  (Scrapy's OffsiteMiddleware knows one domain list per spider and lets `dont_filter` through).
+- `BackoffRetryMiddleware` + `BackoffDelayMiddleware`: Scrapy retries at once; we wait
+  `retry_backoff * 2**(n-1)` seconds (or the server's Retry-After) before retry n.
+- `SlotAwareAutoThrottle`: AutoThrottle may raise a site's delay, never lower it below the
+  source's `download_delay`.
+- `ProgressExtension`: one status line on a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from scrapy import signals
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.extensions.throttle import AutoThrottle
+from scrapy.http import Request, Response
+from twisted.internet.task import LoopingCall
+
+MAX_BACKOFF = 120.0
+
+
+class SourceOffsiteMiddleware:
+    """Drop any request (including a redirect target) outside its source's hosts."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SourceOffsiteMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        name = request.meta.get("kirinuki_source")
+        if name is None:
+            return None  # robots.txt and other internal requests
+        book = self.crawler.spider.books[name]
+        if not book.allows(request.url):
+            self.crawler.stats.inc_value("kirinuki/offsite_filtered")
+            raise IgnoreRequest(f"offsite request to {request.url} (source {name})")
+        return None
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retry policy plus an exponential wait before each retry."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff = settings.getfloat("KIRINUKI_RETRY_BACKOFF", 1.0)
+
+    def process_response(self, request: Request, response: Response) -> Any:
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                result.meta["kirinuki_backoff"] = max(
+                    result.meta.get("kirinuki_backoff", 0.0), min(retry_after, MAX_BACKOFF)
+                )
+        return result
+
+    def _retry(self, request: Request, reason: Any) -> Request | None:
+        new = super()._retry(request, reason)
+        if new is not None:
+            n = new.meta.get("retry_times", 1)
+            new.meta["kirinuki_backoff"] = min(self.backoff * 2 ** (n - 1), MAX_BACKOFF)
+        return new
+
+
+class BackoffDelayMiddleware:
+    """Wait the backoff a retry asked for, without holding a download slot."""
+
+    async def process_request(self, request: Request) -> None:
+        delay = request.meta.pop("kirinuki_backoff", 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return None
+
+
+def _retry_after(value: bytes | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.decode("latin-1").strip()))
+    except ValueError:
+        return None  # HTTP-date form: fall back to exponential backoff
+
+
+class SlotAwareAutoThrottle(AutoThrottle):
+    """AutoThrottle that respects each source's configured minimum delay (DOWNLOAD_SLOTS)."""
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        slots = crawler.settings.getdict("DOWNLOAD_SLOTS")
+        self.min_delays = {k: float(v.get("delay", 0.0)) for k, v in slots.items()}
+
+    def _response_downloaded(self, response: Response, request: Request, spider: Any) -> None:
+        super()._response_downloaded(response, request, spider)
+        key, slot = self._get_slot(request, spider)
+        if key is not None and slot is not None:
+            slot.delay = max(slot.delay, self.min_delays.get(key, 0.0))
+
+
+class ProgressExtension:
+    """A single self-overwriting status line on stderr when it is a terminal."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.loop: LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ProgressExtension:
+        if not crawler.settings.getbool("KIRINUKI_PROGRESS") or not sys.stderr.isatty():
+            raise NotConfigured
+        ext = cls(crawler)
+        crawler.signals.connect(ext.opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.closed, signal=signals.spider_closed)
+        return ext
+
+    def opened(self, spider: Any) -> None:
+        self.loop = LoopingCall(self.show)
+        self.loop.start(1.0, now=False)
+
+    def closed(self, spider: Any, reason: str) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+    def show(self) -> None:
+        stats = self.crawler.stats.get_stats()
+        totals: dict[str, int] = {}
+        for k, v in stats.items():
+            parts = k.split("/")
+            if len(parts) == 3 and parts[0] == "kirinuki":
+                totals[parts[2]] = totals.get(parts[2], 0) + int(v)
+        line = "  ".join(
+            f"{name} {totals.get(name, 0)}"
+            for name in ("discovered", "fetched", "new", "updated", "unchanged", "failed", "rejected")
+        )
+        queued = len(self.crawler.engine.downloader.active) if self.crawler.engine else 0
+        sys.stderr.write(f"\r\033[Kkirinuki crawl: {line}  in-flight {queued}")
+        sys.stderr.flush()
