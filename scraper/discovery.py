@@ -138,6 +138,9 @@ def parse_xml(body: bytes, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
         raise DiscoveryError("not_xml", str(exc)) from None
     if root is None:
         raise DiscoveryError("not_xml", "no root element")
+    if _local(root) == "html":
+        # e.g. a feed URL answering with an HTML page (Newsweek Japan does, to some User-Agents)
+        raise DiscoveryError("not_xml", "an HTML page, not XML")
     return root
 
 

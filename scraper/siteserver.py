@@ -60,10 +60,9 @@ class SiteHandler(BaseHTTPRequestHandler):
         if site.delay:
             threading.Event().wait(site.delay)
         hook = site.hooks.get(path.split("?", 1)[0]) or site.hooks.get(path)
-        if hook is not None:
-            site.log(self, 0)
-            if hook(self, path):
-                return
+        if hook is not None and hook(self, path):
+            site.log(self, 0)  # answered (or hung up) by the hook
+            return
         res = site.resources.get(path)
         if res is None:
             self.send_bytes(404, b"not found", "text/plain")
