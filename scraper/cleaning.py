@@ -13,6 +13,8 @@ import logging
 import multiprocessing
 import os
 import resource
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -37,12 +39,27 @@ class LinkPolicy:
     max_pages: int
 
 
-def init_worker(profile_dirs: tuple[str, ...]) -> None:
+def init_worker(profile_dirs: tuple[str, ...], parent_pid: int | None = None) -> None:
     """Pool initializer: import the cleaner and load profiles once per worker process."""
     global _PROFILES
     import pipelines
 
     _PROFILES = pipelines.load_profiles(extra_dirs=profile_dirs)
+    if parent_pid is not None:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _watch_parent(pid: int) -> None:
+    """Exit when the crawler is gone (kill -9): a pool worker blocks forever on its queue
+    otherwise, keeping the forkserver and the resource tracker alive with it."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
 
 
 def warm() -> int:
@@ -122,7 +139,7 @@ class CleanerPool:
         ctx.set_forkserver_preload(["pipelines", "scraper.cleaning"])
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=ctx,
-            initializer=init_worker, initargs=(self.profile_dirs,),
+            initializer=init_worker, initargs=(self.profile_dirs, os.getpid()),
         )
 
     def warm_up(self) -> None:
