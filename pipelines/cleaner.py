@@ -241,7 +241,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         bodies = [b for b in bodies if b.getparent() is not None or b is doc.root]
         for b in bodies:
             _cut_body_end(b, profile, removed)
-    remove_noise(doc.root, load_vocabulary().selectors, removed, protected=bodies,
+    remove_noise(doc.root, load_vocabulary().matcher, removed, protected=bodies,
                  max_share=None if bodies else 0.5)
     if split_marker and profile and profile.split and profile.split.separator is not None:
         for sep in profile.split.separator(doc.root):
