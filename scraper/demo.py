@@ -155,7 +155,7 @@ def site_resources(site: DemoSite, local_origin: str) -> dict[str, Resource]:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         res[path] = Resource(body, f.content_type or "text/html",
                              last_modified=f.fetched_at.timestamp() if f.fetched_at else None)
-    arts = sorted(site.articles or [], key=lambda f: (f.published or datetime.min.astimezone(), f.url),
+    arts = sorted(site.articles or [], key=lambda f: (f.published.timestamp() if f.published else 0.0, f.url),
                   reverse=True)
     items = [sitegen.Item(local(f.url), f.title or urlsplit(f.url).path, f.published,
                           f.fetched_at) for f in arts]

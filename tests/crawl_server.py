@@ -223,6 +223,7 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
         "reset": "/f/reset.html", "truncated": "/f/truncated.html", "loop": "/f/loop1.html",
         "huge": "/f/huge.html", "huge_stream": "/f/huge-stream.html", "sjis": "/f/sjis.html",
         "offsite_redirect": "/f/away.html", "missing": "/f/missing.html", "empty": "/f/empty.html",
+        "pdf": "/f/report.pdf",
     }
     res[paths["ok"]] = Resource(news_article(40))
     res[paths["flaky"]] = Resource(news_article(41))
@@ -239,7 +240,8 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
     sjis = sjis.replace(b'<meta charset="shift_jis">', b"")  # no charset anywhere
     res[paths["sjis"]] = Resource(sjis, "text/html")
     hooks[paths["offsite_redirect"]] = _redirect(other_origin + "/news/a01.html")
-    res[paths["empty"]] = Resource(b"<html><body><nav>menu</nav></body></html>")
+    res[paths["empty"]] = Resource(b"")
+    res[paths["pdf"]] = Resource(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n", "application/pdf")
     o = server.origin
     items = [sitegen.Item(o + p, name) for name, p in paths.items()]
     res["/f/feed.rss"] = Resource(sitegen.rss2("faults", o + "/", items), "application/rss+xml")
