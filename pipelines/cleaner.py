@@ -44,7 +44,8 @@ _MAGIC = (
 _HTML_RE = re.compile(r"<\s*(?:!doctype|html|head|body|div|p|article|title|meta|table|br|h[1-6]|span|a)\b", re.I)
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _SAVED_FROM_RE = re.compile(r"<!--\s*saved from url=\(\d+\)\s*(\S+?)\s*-->", re.I)
-_PARSER = lxml.html.HTMLParser(huge_tree=True)
+# Comments go at parse time: `When <!-- -->President` (React markup) split words for trafilatura.
+_PARSER = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
 
 
 @dataclass(slots=True)

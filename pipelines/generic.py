@@ -82,7 +82,7 @@ def generic_extract(tree: etree._Element, url: str | None) -> GenericResult:
     try:
         doc = bare_extraction(
             tree, url=url, include_comments=False, include_tables=True, include_images=False,
-            include_links=False, deduplicate=False, with_metadata=True,
+            include_links=False, deduplicate=False, with_metadata=False, fast=True,
         )
     except Exception as exc:  # a trafilatura crash on one page must not stop a run
         log.warning("trafilatura failed on %s: %s", url, exc)
