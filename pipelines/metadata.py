@@ -63,7 +63,10 @@ def _jsonld_values(objs: list[dict[str, Any]], path: str) -> list[Any]:
 def _css_values(root: etree._Element, src: Source) -> list[str]:
     out = []
     for el in src.selector(root):  # type: ignore[misc]
-        if src.attr:
+        if src.attr == "owntext":
+            # The element's own text nodes only (a name followed by a <span> with the blog title).
+            v = "".join([el.text or ""] + [c.tail or "" for c in el])
+        elif src.attr:
             v = el.get(src.attr)
         else:
             v = " ".join(el.itertext())
