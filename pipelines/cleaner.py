@@ -36,6 +36,7 @@ from pipelines.profiles import Profile, ProfileSet, load_profiles
 from pipelines.record import make_record, pipeline_version
 
 MAX_BYTES = 64 * 1024 * 1024
+GENERIC_MIN_DUPLICATE = 100
 _MAGIC = (
     (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpeg"), (b"%PDF", "pdf"),
     (b"PK\x03\x04", "zip"), (b"\x1f\x8b", "gzip"), (b"RIFF", "riff"), (b"OggS", "ogg"),
@@ -336,7 +337,9 @@ def clean(page: Page, profiles: ProfileSet | None = None, *, generic_only: bool 
     ex = extract(doc, split_marker=split is not None)
     rules = _line_rules(doc.profile)
     if split is None:
-        blocks = filter_lines(ex.blocks, rules, ex.removed)
+        # Generic path: short repeats are structure (recipes, tables), long ones pull quotes.
+        min_dup = GENERIC_MIN_DUPLICATE if ex.method == "generic" else 2
+        blocks = filter_lines(ex.blocks, rules, ex.removed, min_dup)
         return [_finish(_base_fields(doc, ex), blocks, ex.removed, doc)]
 
     records = []

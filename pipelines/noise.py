@@ -250,9 +250,14 @@ def line_kind(text: str, rules: Iterable[tuple[str, re.Pattern[str]]]) -> str | 
 
 
 def filter_lines(
-    blocks: list[Block], rules: Iterable[tuple[str, re.Pattern[str]]], removed: Counter[str]
+    blocks: list[Block], rules: Iterable[tuple[str, re.Pattern[str]]], removed: Counter[str],
+    min_duplicate: int = 2,
 ) -> list[Block]:
-    """Drop short boilerplate lines and paragraphs repeated by widgets."""
+    """Drop short boilerplate lines and paragraphs repeated by widgets.
+
+    Only a repeat of at least `min_duplicate` characters counts as a widget's copy: the generic
+    path keeps short repeats, which there are mostly structure (recipe steps, table headers).
+    """
     rules = list(rules)
     kept: list[Block] = []
     seen: set[str] = set()
@@ -261,7 +266,7 @@ def filter_lines(
         if kind:
             removed[kind] += 1
             continue
-        if b.text in seen and len(b.text) > 1:
+        if b.text in seen and len(b.text) >= min_duplicate:
             removed["duplicate"] += 1
             continue
         seen.add(b.text)
