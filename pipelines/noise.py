@@ -260,15 +260,18 @@ def filter_lines(
     """
     rules = list(rules)
     kept: list[Block] = []
-    seen: set[str] = set()
+    # Same text in the same role twice is a widget's copy; a heading repeating a
+    # table-of-contents item is not.
+    seen: set[tuple[str, str]] = set()
     for b in blocks:
         kind = line_kind(b.text, rules)
         if kind:
             removed[kind] += 1
             continue
-        if b.text in seen and len(b.text) >= min_duplicate:
+        key = (b.type, b.text)
+        if key in seen and len(b.text) >= min_duplicate:
             removed["duplicate"] += 1
             continue
-        seen.add(b.text)
+        seen.add(key)
         kept.append(b)
     return kept
