@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -22,11 +23,12 @@ from pipelines.metadata import (
     dateline_author,
     extract_metadata,
     htmldate_fallback,
+    labelled_date,
     meta_values,
+    page_timezone,
     source_values,
     strip_site_suffix,
     trailing_byline,
-    tz_of,
 )
 from pipelines.noise import drop_element, filter_lines, load_vocabulary, remove_noise
 from pipelines.normalize import normalize_field, normalize_text
@@ -59,6 +61,7 @@ class Doc:
     root: etree._Element
     profile: Profile | None
     jsonld: list[dict[str, Any]]
+    tz: timezone
     flags: list[str] = field(default_factory=list)
 
 
@@ -123,7 +126,8 @@ def prepare(page: Page, profiles: ProfileSet | None, generic_only: bool = False)
         flags.append("encoding_detected")
     if decoded.replaced:
         flags.append("decode_replaced")
-    return Doc(page, url, decoded, root, profile, parse_jsonld(root), flags)
+    tz = page_timezone(profile, root, decoded.text[:20000])
+    return Doc(page, url, decoded, root, profile, parse_jsonld(root), tz, flags)
 
 
 def _body_elements(doc: Doc) -> list[etree._Element]:
@@ -232,7 +236,7 @@ class Extracted:
 def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
     profile = doc.profile
     paywall = detect_paywall(doc.root, doc.jsonld, profile)
-    meta = extract_metadata(doc.root, doc.jsonld, profile, doc.url)
+    meta = extract_metadata(doc.root, doc.jsonld, profile, doc.url, doc.tz)
     images = _images(doc)
     citations = _citations(doc)
     removed: Counter[str] = Counter()
@@ -281,7 +285,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         if not meta["published_at"] and gm.get("date"):
             from pipelines.jadates import parse_date
 
-            meta["published_at"] = parse_date(gm["date"], tz_of(profile))
+            meta["published_at"] = parse_date(gm["date"], doc.tz)
     blocks = cut_at_boundary(blocks, profile, paywall)
     return Extracted(meta, blocks, method, paywall, images, citations, removed)
 
@@ -318,7 +322,7 @@ def _finish(fields: dict[str, Any], blocks: list[Block], removed: Counter[str], 
         author = dateline_author(blocks[0].text) or trailing_byline(blocks[-1].text)
         fields["authors"] = [author] if author else []
     if not fields.get("published_at"):
-        fields["published_at"] = htmldate_fallback(doc.root, tz_of(doc.profile))
+        fields["published_at"] = labelled_date(doc.root, doc.tz) or htmldate_fallback(doc.root, doc.tz)
     if fields["paywall"]["truncated"] and "paywall_truncated" not in fields["flags"]:
         fields["flags"].append("paywall_truncated")
     fields.update(

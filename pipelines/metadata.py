@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin
 
@@ -181,12 +181,50 @@ def trailing_byline(last_text: str) -> str | None:
     return None
 
 
+_KANA_RE = re.compile(r"[\u3041-\u309f\u30a1-\u30fa]")
+
+
 def tz_of(profile: Profile | None) -> timezone:
     if profile and profile.timezone:
         sign = 1 if profile.timezone[0] == "+" else -1
         h, m = profile.timezone[1:].split(":")
         return timezone(sign * timedelta(hours=int(h), minutes=int(m)))
     return JST
+
+
+def page_timezone(profile: Profile | None, root: etree._Element, text_sample: str) -> timezone:
+    """Zone for dates written without an offset: the profile's, Japan time for a Japanese page
+    (CLEANING.md), else UTC. Kana is the sign of Japanese (Chinese pages have none)."""
+    if profile and profile.timezone:
+        return tz_of(profile)
+    lang = (root.get("lang") or root.get("xml:lang") or "").lower()
+    locale = next(iter(meta_values(root, "og:locale")), "").lower()
+    if lang.startswith("ja") or locale.startswith("ja") or _KANA_RE.search(text_sample):
+        return JST
+    return UTC
+
+
+_LABELLED_DATE_RE = re.compile(
+    r"(?:(?P<label>公開日?|投稿日?|掲載日?|配信日?|発行日?|更新日?|作成日|最終更新日?)\s*(?:時)?\s*[::]?\s*"
+    r"(?P<d1>(?:令和|平成|\d{4})[^\n]{3,24}))"
+    r"|(?P<d2>\d{4}\s*[年./・-]\s*\d{1,2}\s*[月./・-]\s*\d{1,2}\s*日?(?:\s*\([^)]{1,3}\))?"
+    r"(?:\s*\d{1,2}\s*[:時]\s*\d{2}\s*分?)?)\s*(?P<label2>公開|投稿|掲載|配信|発行|更新)"
+)
+
+
+def labelled_date(root: etree._Element, tz: timezone) -> str | None:
+    """A date the page labels as its own (`公開日:2024/6/1`, `2024年6月2日 公開`), for pages
+    with no date metadata; a publication label beats an update label."""
+    body = root.find("body")
+    text = normalize_text(" ".join((body if body is not None else root).itertext())[:20000])
+    found: list[tuple[int, str]] = []
+    for m in _LABELLED_DATE_RE.finditer(text):
+        label = m.group("label") or m.group("label2") or ""
+        raw = m.group("d1") or m.group("d2")
+        d = parse_date(raw, tz)
+        if d:
+            found.append((1 if "更新" in label else 0, d))
+    return min(found, key=lambda x: x[0])[1] if found else None
 
 
 def first_date(values: list[Any], tz: timezone, target: timezone | None) -> str | None:
@@ -198,9 +236,8 @@ def first_date(values: list[Any], tz: timezone, target: timezone | None) -> str 
 
 
 def extract_metadata(root: etree._Element, objs: list[dict[str, Any]], profile: Profile | None,
-                     base_url: str | None) -> dict[str, Any]:
+                     base_url: str | None, tz: timezone = JST) -> dict[str, Any]:
     """Metadata read from the untouched page tree (before noise removal)."""
-    tz = tz_of(profile)
     target = tz if profile and profile.timezone else None
     site_name = profile.site_name if profile and profile.site_name else None
     if profile and "site_name" in profile.fields:
