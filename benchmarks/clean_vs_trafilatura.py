@@ -1,0 +1,85 @@
+"""`kirinuki clean` against bare `trafilatura.extract` on the same files, in the same run.
+
+    python benchmarks/clean_vs_trafilatura.py [DIR] [--jobs N] [--rounds R]
+
+DIR defaults to ../shared/benchmarks/fundus/html. Each system runs in its own child process
+over every `.html`/`.html.gz` file (reading and gunzipping included for both); rounds alternate
+the order so a noisy shared machine hurts both alike. Prints wall seconds, pages/s, the ratio,
+and each child's peak RSS (ru_maxrss of the child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT = REPO.parent / "shared" / "benchmarks" / "fundus" / "html"
+
+TRAFILATURA = r"""
+import gzip, sys
+from pathlib import Path
+import trafilatura
+n = 0
+for p in sorted(Path(sys.argv[1]).rglob("*")):
+    if not p.name.endswith((".html", ".htm", ".html.gz", ".htm.gz")):
+        continue
+    raw = p.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    trafilatura.extract(raw, include_comments=False)
+    n += 1
+print(n)
+"""
+
+
+def child(cmd: list[str]) -> float:
+    """Run one child; return its wall seconds."""
+    start = time.perf_counter()
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", nargs="?", default=str(DEFAULT))
+    ap.add_argument("--jobs", type=int, default=1, help="kirinuki clean -j (default 1: same as trafilatura)")
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    files = [p for p in Path(args.dir).rglob("*") if p.name.endswith((".html", ".htm", ".html.gz", ".htm.gz"))]
+    if not files:
+        print(f"no HTML files under {args.dir}", file=sys.stderr)
+        return 2
+    ours_cmd = [sys.executable, "-m", "kirinuki.cli", "clean", args.dir, "-o", "/dev/null", "-q", "-j", str(args.jobs)]
+    traf_cmd = [sys.executable, "-c", TRAFILATURA, args.dir]
+    ours, traf, peaks = [], [], {}
+    for r in range(args.rounds):
+        order = [("kirinuki", ours_cmd, ours), ("trafilatura", traf_cmd, traf)]
+        for _name, cmd, acc in (order if r % 2 == 0 else order[::-1]):
+            acc.append(child(cmd))
+    # Peak memory: one more run of each, in a fresh parent so ru_maxrss is that child's alone.
+    for name, cmd in (("kirinuki", ours_cmd), ("trafilatura", traf_cmd)):
+        proc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], capture_output=True, text=True, check=False)
+        peaks[name] = proc.stdout.strip() or "?"
+    n = len(files)
+    best_o, best_t = min(ours), min(traf)
+    print(f"pages: {n} ({args.dir})")
+    print(f"{'system':<14}{'best s':>9}{'pages/s':>10}{'peak RSS MiB':>14}   all rounds (s)")
+    print(f"{'kirinuki':<14}{best_o:>9.2f}{n / best_o:>10.1f}{peaks['kirinuki']:>14}   {', '.join(f'{x:.2f}' for x in ours)}")
+    print(f"{'trafilatura':<14}{best_t:>9.2f}{n / best_t:>10.1f}{peaks['trafilatura']:>14}   {', '.join(f'{x:.2f}' for x in traf)}")
+    print(f"ratio kirinuki/trafilatura pages/s: {best_t / best_o:.2f} (kirinuki clean -j {args.jobs}: decode, "
+          f"profile or generic extraction, metadata, language, normalization, schema, JSON)")
+    return 0
+
+
+_PEAK = r"""
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())
