@@ -275,6 +275,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         method = "generic"
         result = generic_extract(doc.root, doc.url)
         blocks = result.blocks
+        removed.update(result.removed)
         gm = result.meta
         meta["title"] = meta["title"] or normalize_field(gm.get("title"))
         if not meta["site_name"]:

@@ -7,12 +7,14 @@ deduplication off (determinism); its XML-ish body is turned into our typed block
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
 from pipelines.blocks import Block
+from pipelines.noise import drop_element
 from pipelines.normalize import normalize_text
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 class GenericResult:
     blocks: list[Block]
     meta: dict[str, Any] = field(default_factory=dict)
+    removed: Counter[str] = field(default_factory=Counter)
 
 
 def _item_text(el: etree._Element) -> list[str]:
@@ -116,11 +119,44 @@ SINGLE_BLOCK_DUMP = 300
 SHORT_SHARE = 0.15
 
 
+TEASER_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "dt", "dd")
+TEASER_MAX_CHARS = 300
+TEASER_LINK_SHARE = 0.7
+_LIST_ITEMS = frozenset({"li", "dt", "dd"})
+
+
+def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
+    """Remove short paragraphs, headings and list items that are mostly link text.
+
+    "ALSO READ: <a>headline</a>", "Les også: <a>...</a>", a list of headlines under the article:
+    teasers for other pages, which trafilatura keeps when they sit inside the article container.
+    Article prose is rarely more than two thirds link text. Kept: a printed URL (a reference the
+    text cites) and a lone linked list item (an inline list, not a link list).
+    """
+    for el in list(tree.iter(*TEASER_TAGS)):
+        if el.getparent() is None:
+            continue
+        chars = len("".join(el.itertext()).strip())
+        if not chars or chars > TEASER_MAX_CHARS:
+            continue
+        links = ["".join(a.itertext()).strip() for a in el.iter("a")]
+        if sum(map(len, links)) < TEASER_LINK_SHARE * chars:
+            continue
+        if links[0].startswith(("http", "www.")):
+            continue
+        if el.tag in _LIST_ITEMS and sum(1 for s in el.getparent() if s.tag == el.tag) < 2:
+            continue
+        drop_element(el)
+        removed["related"] += 1
+
+
 def generic_extract(tree: etree._Element, url: str | None) -> GenericResult:
     """Trafilatura (fast mode) on an already noise-stripped tree, with a full-mode second opinion
     when the fast result looks like a dump or a fragment. Never raises."""
+    removed: Counter[str] = Counter()
+    drop_link_teasers(tree, removed)
     blocks = _trafilatura(tree, url, fast=True)
     if suspicious(blocks, paragraph_chars(tree)):
         # Full mode compares with readability/jusText and never falls back to a raw dump first.
         blocks = _trafilatura(tree, url, fast=False) or blocks
-    return GenericResult(blocks or [], {})
+    return GenericResult(blocks or [], {}, removed)
