@@ -27,54 +27,58 @@ class GenericResult:
     removed: Counter[str] = field(default_factory=Counter)
 
 
-def _item_text(el: etree._Element) -> list[str]:
-    """Text of a trafilatura element, split at its `<lb/>` line breaks."""
-    parts: list[str] = []
-    buf: list[str] = [el.text or ""]
-    for child in el:
-        if not isinstance(child.tag, str):  # comments, processing instructions: only their tail
-            buf.append(child.tail or "")
-            continue
-        if child.tag == "lb":
-            parts.append("".join(buf))
-            buf = [child.tail or ""]
-            continue
-        buf.append("".join(child.itertext()))
-        buf.append(child.tail or "")
-    parts.append("".join(buf))
-    return [t for t in (normalize_text(p) for p in parts) if t]
+# Trafilatura's output elements that end a block, and the block type they start.
+_TRAF_BLOCKS = {"p": None, "div": None, "code": None, "head": "heading", "item": "list_item",
+                "quote": "quote", "list": None, "table": None, "cell": None}
 
 
 def body_blocks(body: etree._Element) -> list[Block]:
+    """Trafilatura's XML body as our typed blocks; every piece of its text lands in one block.
+
+    Text can sit anywhere: in a `<p>`, in the tail of a `<head>` at body level (deal lists), in a
+    list item holding paragraphs. `<lb/>` ends a block; a table row is one block, cells joined
+    with " | ". Inside a quote everything is quote; inside a list item, list item.
+    """
     out: list[Block] = []
-    for el in body:
-        if not isinstance(el.tag, str):
-            continue
-        tag = el.tag
-        if tag == "head":
-            out.extend(Block("heading", t) for t in _item_text(el))
-        elif tag == "list":
-            for item in el.iter("item"):
-                out.extend(Block("list_item", t) for t in _item_text(item))
-        elif tag == "quote":
-            inner = [c for c in el if c.tag in ("p", "head", "list")]
-            if inner:
-                for c in inner:
-                    out.extend(Block("quote", t) for t in _item_text(c))
-            else:
-                out.extend(Block("quote", t) for t in _item_text(el))
-        elif tag == "table":
-            for row in el.iter("row"):
-                cells = [normalize_text(" ".join(c.itertext())) for c in row]
-                text = " | ".join(c for c in cells if c)
-                if text:
-                    out.append(Block("paragraph", text))
-        elif tag in ("p", "code", "div", "item"):
-            out.extend(Block("paragraph", t) for t in _item_text(el))
-        elif tag == "graphic":
-            continue
-        else:
-            out.extend(Block("paragraph", t) for t in _item_text(el))
+    buf: list[str] = []
+
+    def flush(kind: str) -> None:
+        if buf:
+            text = normalize_text("".join(buf))
+            buf.clear()
+            if text:
+                out.append(Block(kind, text))
+
+    def walk(node: etree._Element, kind: str) -> None:
+        tag = node.tag
+        if not isinstance(tag, str) or tag == "graphic":
+            return
+        if tag == "lb":
+            flush(kind)
+            return
+        if tag == "row":
+            flush(kind)
+            cells = [normalize_text(" ".join(c.itertext())) for c in node]
+            text = " | ".join(c for c in cells if c)
+            if text:
+                out.append(Block(kind, text))
+            return
+        block = tag in _TRAF_BLOCKS
+        if block:
+            flush(kind)
+            if kind == "paragraph" and _TRAF_BLOCKS[tag]:
+                kind = _TRAF_BLOCKS[tag]
+        if node.text:
+            buf.append(node.text)
+        for child in node:
+            walk(child, kind)
+            if child.tail:
+                buf.append(child.tail)
+        if block:
+            flush(kind)
+
+    walk(body, "paragraph")
+    flush("paragraph")
     return out
 
 
