@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
+from pipelines import refine
 from pipelines.blocks import Block
 from pipelines.noise import drop_element
 from pipelines.normalize import normalize_text
@@ -119,6 +121,14 @@ def suspicious(blocks: list[Block] | None, prose: int) -> bool:
     return chars < SHORT_SHARE * prose
 
 
+def _only_links(tree: etree._Element, blocks: list[Block]) -> bool:
+    """A short result from a page whose every word is link text: a menu, not an article."""
+    if sum(len(b.text) for b in blocks) > 200:
+        return False
+    texts = tree.xpath("//body//text()[not(ancestor::a) and not(ancestor::script) and not(ancestor::style)]")
+    return sum(len(t.strip()) for t in texts) < 20
+
+
 SINGLE_BLOCK_DUMP = 300
 SHORT_SHARE = 0.15
 
@@ -154,13 +164,26 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
         removed["related"] += 1
 
 
-def generic_extract(tree: etree._Element, url: str | None) -> GenericResult:
-    """Trafilatura (fast mode) on an already noise-stripped tree, with a full-mode second opinion
-    when the fast result looks like a dump or a fragment. Never raises."""
+def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict[str, Any]] = (),
+                    authors: Iterable[str] = ()) -> GenericResult:
+    """The article's blocks from an already noise-stripped tree. Never raises.
+
+    Trafilatura in fast mode, with a full-mode second opinion when the fast result looks like a
+    dump or a fragment; then the page votes (JSON-LD articleBody), trailing promos and edge
+    date/byline lines go, and the printed lead comes first.
+    """
     removed: Counter[str] = Counter()
+    jsonld = list(jsonld)
     drop_link_teasers(tree, removed)
+    lead = refine.find_lead(tree, jsonld)
     blocks = _trafilatura(tree, url, fast=True)
     if suspicious(blocks, paragraph_chars(tree)):
         # Full mode compares with readability/jusText and never falls back to a raw dump first.
         blocks = _trafilatura(tree, url, fast=False) or blocks
-    return GenericResult(blocks or [], {}, removed)
+    if not blocks or _only_links(tree, blocks):
+        return GenericResult([], {}, removed)
+    blocks = refine.vote_article_body(blocks, refine.article_body(jsonld), removed)
+    blocks = refine.trim_tail(blocks, removed)
+    blocks = refine.drop_edge_lines(blocks, authors, removed)
+    blocks = refine.add_lead(blocks, lead)
+    return GenericResult(blocks, {}, removed)
