@@ -45,7 +45,9 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
         "CONCURRENT_REQUESTS": crawl.concurrent_requests_total,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests,
+        # Also sizes the HTTP connection pool per host: as large as the largest slot.
+        "CONCURRENT_REQUESTS_PER_DOMAIN": max([crawl.concurrent_requests]
+                                              + [s.concurrent_requests for s in config.sources]),
         "DOWNLOAD_DELAY": 0.0,  # per slot, below; AutoThrottle's floor comes from the slot
         "DOWNLOAD_SLOTS": slots,
         "DOWNLOAD_TIMEOUT": crawl.download_timeout,
@@ -86,6 +88,8 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
             "scraper.item_pipelines.WritePipeline": 300,
         },
         "KIRINUKI_PROGRESS": progress,
+        # Scrapy starts this many tasks for every callback output; our callbacks yield one item.
+        "CONCURRENT_ITEMS": 8,
         "DEFAULT_DROPITEM_LOG_LEVEL": "DEBUG",
         "LOG_LEVEL": log_level,
         "LOGSTATS_INTERVAL": 0 if log_level not in ("DEBUG", "INFO") else 60.0,

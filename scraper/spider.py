@@ -94,9 +94,10 @@ class SourcesSpider(scrapy.Spider):
         crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
         return spider
 
-    def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
+    async def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
         self.context.stats = dict(self.crawler.stats.get_stats())
         self.context.stats["finish_reason"] = reason
+        await self.context.pool.aclose()
 
     # -- helpers ------------------------------------------------------------------------------
 
