@@ -147,8 +147,10 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     Article prose is rarely more than two thirds link text. Kept: a printed URL (a reference the
     text cites) and a lone linked list item (an inline list, not a link list).
     """
+    siblings: dict[Any, int] = {}  # per parent and tag: counted once (a 2000-item list is linear)
     for el in list(tree.iter(*TEASER_TAGS)):
-        if el.getparent() is None:
+        parent = el.getparent()
+        if parent is None:
             continue
         chars = len("".join(el.itertext()).strip())
         if not chars or chars > TEASER_MAX_CHARS:
@@ -158,8 +160,12 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
             continue
         if links[0].startswith(("http", "www.")):
             continue
-        if el.tag in _LIST_ITEMS and sum(1 for s in el.getparent() if s.tag == el.tag) < 2:
-            continue
+        if el.tag in _LIST_ITEMS:
+            key = (parent, el.tag)
+            if key not in siblings:
+                siblings[key] = sum(1 for s in parent if s.tag == el.tag)
+            if siblings[key] < 2:
+                continue
         drop_element(el)
         removed["related"] += 1
 

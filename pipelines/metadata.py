@@ -39,16 +39,26 @@ _TRAILING_BYLINE_RE = re.compile(r"^\((?:[^()=]{0,20}=)?(?:編集委員|論説�
 _AUTHOR_PREFIX = re.compile(r"^(?:by|text|文|写真|取材・文|文・写真|筆者|著者|記者)\s*[:/:]?\s*", re.I)
 
 
-def meta_values(root: etree._Element, name: str) -> list[str]:
-    out = []
-    lname = name.lower()
+_META_CACHE: list[Any] = [None, {}]  # (root, {lowercased name: [contents]}): one page at a time
+
+
+def _meta_index(root: etree._Element) -> dict[str, list[str]]:
+    """All <meta> name/property/itemprop -> contents, built once per page tree (a 20 MB page
+    has millions of elements; every field asks for several meta names)."""
+    if _META_CACHE[0] is root:
+        return _META_CACHE[1]
+    index: dict[str, list[str]] = {}
     for m in root.iter("meta"):
         key = (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
-        if key == lname:
-            c = m.get("content")
-            if c and c.strip():
-                out.append(c.strip())
-    return out
+        c = m.get("content")
+        if key and c and c.strip():
+            index.setdefault(key, []).append(c.strip())
+    _META_CACHE[0], _META_CACHE[1] = root, index
+    return index
+
+
+def meta_values(root: etree._Element, name: str) -> list[str]:
+    return list(_meta_index(root).get(name.lower(), ()))
 
 
 def _jsonld_values(objs: list[dict[str, Any]], path: str) -> list[Any]:
