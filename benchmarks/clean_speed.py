@@ -27,6 +27,7 @@ from pipelines.record import dumps  # noqa: E402
 STAGES = (
     "decode", "parse_html", "parse_jsonld", "detect_paywall", "extract_metadata", "remove_noise",
     "generic_extract", "filter_lines", "htmldate_fallback", "detect_language", "make_record",
+    "_finish", "extract", "prepare",
 )
 TIMES: dict[str, float] = defaultdict(float)
 

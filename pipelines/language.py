@@ -1,17 +1,32 @@
-"""Language of the article text with langdetect, seeded so the same text gives the same answer."""
+"""Language of the article text with langdetect, seeded so the same text gives the same answer.
+
+langdetect is pure Python and was a fifth of the time of `clean()` (issue 3): it reads a
+1000-character sample (the same answer as 3000 characters on all 366 benchmark pages), and text
+whose letters are largely kana or hangul is Japanese or Korean without asking it.
+"""
 
 from __future__ import annotations
+
+import re
 
 from langdetect import DetectorFactory, LangDetectException, detect
 
 DetectorFactory.seed = 0
-SAMPLE = 3000
+SAMPLE = 1000
+_KANA_RE = re.compile("[\u3040-\u30ff]")
+_HANGUL_RE = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 
 
 def detect_language(text: str) -> str | None:
     sample = text[:SAMPLE]
     if len(sample.strip()) < 3:
         return None
+    letters = sum(1 for c in sample if c.isalpha())
+    if letters >= 20:
+        if len(_KANA_RE.findall(sample)) * 5 >= letters:
+            return "ja"
+        if len(_HANGUL_RE.findall(sample)) * 2 >= letters:
+            return "ko"
     try:
         return detect(sample)
     except LangDetectException:

@@ -22,6 +22,8 @@ from pipelines.blocks import Block
 VOCABULARY_FILE = Path(__file__).with_name("noise_vocabulary.toml")
 SHORT_LINE = 80
 _PROTECTED_TAGS = frozenset({"html", "body", "main"})
+# All text under an element, concatenated in C (twice as fast as joining itertext()).
+_TEXT = etree.XPath("string()")
 
 
 # One compound selector without combinators: `tag`, `.cls`, `#id`, `[attr]`, `[attr OP "v"]`.
@@ -203,14 +205,14 @@ def remove_noise(
     wrapper).
     """
     protected = list(protected)
-    total = len("".join(root.itertext())) if max_share else 0
+    total = len(_TEXT(root)) if max_share else 0
     if isinstance(selectors, Matcher):
         # One walk in document order: a match inside an already removed element is not counted.
         dropped: set[etree._Element] = set()
         for el, kind in selectors.find(root):
             if el.tag.lower() in _PROTECTED_TAGS or _inside(el, dropped) or _contains_any(el, protected):
                 continue
-            if max_share and total and len("".join(el.itertext())) > max_share * total:
+            if max_share and total and len(_TEXT(el)) > max_share * total:
                 continue
             drop_element(el)
             dropped.add(el)
@@ -223,7 +225,7 @@ def remove_noise(
                     continue
                 if el.tag.lower() in _PROTECTED_TAGS or _contains_any(el, protected):
                     continue
-                if max_share and total and len("".join(el.itertext())) > max_share * total:
+                if max_share and total and len(_TEXT(el)) > max_share * total:
                     continue
                 drop_element(el)
                 removed[kind] += 1
