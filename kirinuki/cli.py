@@ -114,8 +114,11 @@ def _missing(name: str, exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = getattr(logging, str(args.log_level).upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Libraries (Scrapy) set their own loggers to DEBUG and propagate: filter at the handler too.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     try:
         return args.func(args)
     except KeyboardInterrupt:
