@@ -103,7 +103,7 @@ def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[B
 
 def paragraph_chars(tree: etree._Element) -> int:
     """Characters of text inside `<p>` elements: a cheap size of the page's prose."""
-    return sum(len("".join(p.itertext()).strip()) for p in tree.iter("p"))
+    return sum(len(_TEXT(p).strip()) for p in tree.iter("p"))
 
 
 def suspicious(blocks: list[Block] | None, prose: int) -> bool:
@@ -137,6 +137,9 @@ TEASER_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "dt", "dd")
 TEASER_MAX_CHARS = 300
 TEASER_LINK_SHARE = 0.7
 _LIST_ITEMS = frozenset({"li", "dt", "dd"})
+# Only candidates holding a link are looked at; text is concatenated in C, not via itertext().
+_LINKED_BLOCKS = etree.XPath(" | ".join(f"//{t}[.//a]" for t in TEASER_TAGS))
+_TEXT = etree.XPath("string()")
 
 
 def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
@@ -148,14 +151,14 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     text cites) and a lone linked list item (an inline list, not a link list).
     """
     siblings: dict[Any, int] = {}  # per parent and tag: counted once (a 2000-item list is linear)
-    for el in list(tree.iter(*TEASER_TAGS)):
+    for el in _LINKED_BLOCKS(tree):
         parent = el.getparent()
         if parent is None:
             continue
-        chars = len("".join(el.itertext()).strip())
+        chars = len(_TEXT(el).strip())
         if not chars or chars > TEASER_MAX_CHARS:
             continue
-        links = ["".join(a.itertext()).strip() for a in el.iter("a")]
+        links = [_TEXT(a).strip() for a in el.iter("a")]
         if sum(map(len, links)) < TEASER_LINK_SHARE * chars:
             continue
         if links[0].startswith(("http", "www.")):
