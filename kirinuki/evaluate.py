@@ -239,16 +239,18 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
                  f"profiles {'off (--generic-only)' if report['generic_only'] else 'on'}")
     head = f"{'system':<12} {'F1':>6} {'P':>6} {'R':>6} | {'CJK F1':>6} {'P':>6} {'R':>6} | {'nonCJK F1':>9} {'P':>6} {'R':>6} | {'pages/s':>7}"
     lines.append(head)
+    def cells(g: dict[str, Any], width: int = 6, sign: str = "") -> str:
+        if not g["n"]:
+            return f"{'-':>{width}} {'-':>6} {'-':>6}"
+        return f"{g['f1']:{sign}{width}.4f} {g['p']:{sign}6.4f} {g['r']:{sign}6.4f}"
+
     for name, s in (("kirinuki", k), ("trafilatura", t)):
-        a, c, nc = s["all"], s["cjk"], s["non_cjk"]
-        lines.append(f"{name:<12} {a['f1']:6.4f} {a['p']:6.4f} {a['r']:6.4f} | {c['f1']:6.4f} {c['p']:6.4f} "
-                     f"{c['r']:6.4f} | {nc['f1']:9.4f} {nc['p']:6.4f} {nc['r']:6.4f} | {s['pages_per_s']:7.2f}")
+        lines.append(f"{name:<12} {cells(s['all'])} | {cells(s['cjk'])} | {cells(s['non_cjk'], 9)} | "
+                     f"{s['pages_per_s']:7.2f}")
     ratio = k["pages_per_s"] / t["pages_per_s"] if t["pages_per_s"] else 0.0
-    lines.append(f"{'difference':<12} {k['all']['f1'] - t['all']['f1']:+6.4f} {k['all']['p'] - t['all']['p']:+6.4f} "
-                 f"{k['all']['r'] - t['all']['r']:+6.4f} | {k['cjk']['f1'] - t['cjk']['f1']:+6.4f} "
-                 f"{k['cjk']['p'] - t['cjk']['p']:+6.4f} {k['cjk']['r'] - t['cjk']['r']:+6.4f} | "
-                 f"{k['non_cjk']['f1'] - t['non_cjk']['f1']:+9.4f} {k['non_cjk']['p'] - t['non_cjk']['p']:+6.4f} "
-                 f"{k['non_cjk']['r'] - t['non_cjk']['r']:+6.4f} | {ratio:6.2f}x")
+    diff = {g: {"n": k[g]["n"], **{m: k[g][m] - t[g][m] for m in ("f1", "p", "r")}} for g in ("all", "cjk", "non_cjk")}
+    lines.append(f"{'difference':<12} {cells(diff['all'], sign='+')} | {cells(diff['cjk'], sign='+')} | "
+                 f"{cells(diff['non_cjk'], 9, '+')} | {ratio:6.2f}x")
     rejected = ", ".join(f"{r}={c}" for r, c in report["rejected"].items()) or "none"
     lines.append(f"kirinuki rejected: {rejected}")
     return "\n".join(lines)
