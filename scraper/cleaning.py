@@ -212,7 +212,7 @@ class CleanerPool:
         self._ids = itertools.count(1)
         self._ctx = None
         self._pool: list[_Worker] = []
-        self._free: asyncio.Condition | None = None
+        self._slots: asyncio.Semaphore | None = None
         self._closing = False
         self._ready: asyncio.Future[None] | None = None
         if workers == 0:
@@ -236,32 +236,30 @@ class CleanerPool:
         if self._ready is None:
             self._ready = asyncio.ensure_future(self._connect_all())
         await self._ready
-        assert self._free is not None
-        async with self._free:
-            await self._free.wait_for(self._has_room)
-            worker = min((w for w in self._pool if not w.dead), key=lambda w: len(w.pending))
+        assert self._slots is not None
+        # A semaphore wakes one waiter per finished job (a Condition woke all ~500 waiting
+        # responses per job and cost the reactor more than the downloads).
+        async with self._slots:
+            live = [w for w in self._pool if not w.dead] or self._pool
+            worker = min(live, key=lambda w: len(w.pending))
             job_id = next(self._ids)
             fut: asyncio.Future[tuple] = asyncio.get_running_loop().create_future()
+            if worker.dead or worker.writer is None:
+                return ("error", "cleaner worker died")
             worker.pending[job_id] = fut
-            assert worker.writer is not None
             worker.writer.write(_frame((job_id, (pages, policy, known))))
-        try:
-            result = await asyncio.wait_for(asyncio.shield(fut), self.timeout)
-        except TimeoutError:
-            logger.warning("cleaning %s took over %gs: restarting its worker", pages[0][0], self.timeout)
-            worker.kill()
-            result = ("error", "clean_timeout")
-        async with self._free:
-            self._free.notify_all()
-        return result
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), self.timeout)
+            except TimeoutError:
+                logger.warning("cleaning %s took over %gs: restarting its worker",
+                               pages[0][0], self.timeout)
+                worker.kill()
+                return ("error", "clean_timeout")
 
     async def _connect_all(self) -> None:
         for w in self._pool:
             await w.connect(self._on_dead)
-        self._free = asyncio.Condition()
-
-    def _has_room(self) -> bool:
-        return any(not w.dead and len(w.pending) < self.depth for w in self._pool)
+        self._slots = asyncio.Semaphore(self.workers * self.depth)
 
     def _on_dead(self, worker: _Worker) -> None:
         if not self._closing:
@@ -277,9 +275,6 @@ class CleanerPool:
         new = _Worker(self._ctx, self.profile_dirs, self._on_rss)
         await new.connect(self._on_dead)
         self._pool[idx] = new
-        assert self._free is not None
-        async with self._free:
-            self._free.notify_all()
 
     def _on_rss(self, rss_kb: int) -> None:
         self._peak_rss = max(self._peak_rss, rss_kb)
