@@ -164,3 +164,16 @@ def test_last_modified_is_sent_back(tmp_path):
         hits = [h for h in srv.requests_for("/list/?page=3") if h.method == "GET"]
         assert len(hits) == 2
         assert hits[1].headers.get("If-Modified-Since") == formatdate(T0.timestamp(), usegmt=True)
+
+
+def test_max_articles_leaves_the_rest_for_the_next_run(tmp_path, news_server):
+    site = news_server
+    sources = write_sources(tmp_path / "sources.toml", [news_source(site)])
+    out = tmp_path / "out"
+    first = run_crawl(sources, out, "--max-articles", "5")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert len(first.records) == 5
+    second = run_crawl(sources, out, "--max-articles", "5")
+    third = run_crawl(sources, out)
+    urls = [r["url"] for r in first.records + second.records + third.records]
+    assert len(second.records) == 5 and len(urls) == len(set(urls)) == 12
