@@ -273,7 +273,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
     method = "profile"
     if not any(b.text != clip.SPLIT_SENTINEL for b in blocks):
         method = "generic"
-        result = generic_extract(doc.root, doc.url, doc.jsonld, meta["authors"])
+        result = generic_extract(doc.root, doc.url, doc.jsonld, meta["authors"], meta["title"])
         blocks = result.blocks
         removed.update(result.removed)
         gm = result.meta

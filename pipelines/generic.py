@@ -174,7 +174,7 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
 
 
 def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict[str, Any]] = (),
-                    authors: Iterable[str] = ()) -> GenericResult:
+                    authors: Iterable[str] = (), title: str | None = None) -> GenericResult:
     """The article's blocks from an already noise-stripped tree. Never raises.
 
     Trafilatura in fast mode, with a full-mode second opinion when the fast result looks like a
@@ -194,5 +194,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     blocks = refine.vote_article_body(blocks, refine.article_body(jsonld), removed)
     blocks = refine.trim_tail(blocks, removed)
     blocks = refine.drop_edge_lines(blocks, authors, removed)
+    blocks = refine.drop_headline(blocks, title, removed)
+    blocks = refine.drop_label_lines(blocks, removed)
     blocks = refine.add_lead(blocks, lead)
     return GenericResult(blocks, {}, removed)
