@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kirinuki.goldens import REGEN_COMMAND, check_records, diff_expected, find_fixtures, load_meta, run_fixture
+from kirinuki.goldens import (
+    REGEN_COMMAND,
+    check_records,
+    diff_expected,
+    find_fixtures,
+    load_meta,
+    run_fixture,
+)
 from tests.conftest import FIXTURES
 
 FIXTURE_LIST = find_fixtures(FIXTURES)
