@@ -69,6 +69,8 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             "scraper.middlewares.SourceOffsiteMiddleware": 50,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "scraper.middlewares.SafeRobotsTxtMiddleware": 100,
             "scraper.middlewares.BackoffDelayMiddleware": 540,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "scraper.middlewares.BackoffRetryMiddleware": 550,

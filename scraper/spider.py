@@ -10,6 +10,7 @@ of discovery documents (feed, sitemap, listing) and the incremental rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
@@ -30,7 +31,6 @@ from scraper.discovery import (
     DiscoveryError,
     Entry,
     extract_links,
-    is_newer,
     normalize_url,
     origin,
     parse_feed,
@@ -43,6 +43,9 @@ from scraper.state import utcnow
 logger = logging.getLogger(__name__)
 
 MAX_CHILD_SITEMAPS = 500
+FEED_LOW_WATER = 32  # refill the scheduler from the frontier below this many requests
+FEED_BATCH = 32
+DISCOVERY_KINDS = ("feed", "sitemap", "listing")
 _KEEP_HEADERS = ("content-type", "content-language", "last-modified", "etag", "date")
 
 
@@ -65,8 +68,8 @@ class SourceBook:
         self.hosts = source.hosts()
         self.domains = tuple(d.lower() for d in source.allowed_domains)
         self.local_origin = origin(source.seed_urls()[0])
-        self.seen_articles: set[str] = set()
         self.seen_docs: set[str] = set()
+        self.cursor = 0  # last frontier rowid handed out in this run
         self.listing_pages = 0
         self.scheduled = 0
         self.policy = LinkPolicy(self.hosts, source.mirror_of, self.local_origin,
@@ -87,11 +90,13 @@ class SourcesSpider(scrapy.Spider):
         self.context = context
         crawl = context.config.crawl
         self.books = {s.name: SourceBook(s, crawl) for s in context.config.sources}
+        self.discovery_inflight = 0  # feeds/sitemaps/listings requested, not yet answered
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourcesSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._on_dropped, signal=signals.request_dropped)
         return spider
 
     async def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
@@ -145,15 +150,9 @@ class SourcesSpider(scrapy.Spider):
         max_attempts = self.context.config.crawl.max_attempts
         for book in self.books.values():
             src = book.source
-            # The frontier: URLs a previous (maybe killed) run discovered but did not finish.
-            for st in self.store.pending(src.name, max_attempts):
-                if st.kind == "article":
-                    req = self._article_request(
-                        book, Entry(st.url, st.title, st.published, st.lastmod), frontier=True
-                    )
-                else:
-                    req = self._listing_request(book, st.url)
-                if req is not None:
+            # Listing pages a previous (maybe killed) run found but did not read.
+            for url in self.store.pending_listings(src.name, max_attempts):
+                if (req := self._listing_request(book, url)) is not None:
                     yield req
             for url in src.feeds:
                 if (req := self._doc_request(book, url, "feed", self.parse_feed)) is not None:
@@ -164,12 +163,50 @@ class SourcesSpider(scrapy.Spider):
             for url in src.start_urls:
                 if (req := self._listing_request(book, url, seed=True)) is not None:
                     yield req
+        # Articles come from the frontier in the state file, a few at a time, so memory does
+        # not grow with the size of a sitemap, and a killed run's leftovers come first.
+        while True:
+            if self._backlog() >= FEED_LOW_WATER:
+                await asyncio.sleep(0.02)
+                continue
+            reqs = self._next_articles(FEED_BATCH)
+            if reqs:
+                for req in reqs:
+                    yield req
+                continue
+            if self.discovery_inflight > 0:
+                await asyncio.sleep(0.02)
+                continue
+            return
+
+    def _backlog(self) -> int:
+        try:
+            return len(self.crawler.engine.scheduler)  # type: ignore[arg-type]
+        except (RuntimeError, TypeError, AttributeError):
+            return 0
+
+    def _next_articles(self, limit: int) -> list[Request]:
+        crawl = self.context.config.crawl
+        open_books = [b for b in self.books.values()
+                      if b.source.max_articles is None or b.scheduled < b.source.max_articles]
+        reqs: list[Request] = []
+        for book in open_books:
+            n = max(4, limit // len(open_books))
+            if book.source.max_articles is not None:
+                n = min(n, book.source.max_articles - book.scheduled)
+            rows = self.store.next_articles(book.source.name, book.cursor, n, crawl.max_attempts)
+            for rowid, st in rows:
+                book.cursor = rowid
+                book.scheduled += 1
+                reqs.append(self._article_request(book, st))
+        return reqs
 
     def _doc_request(self, book: SourceBook, url: str, kind: str, callback: Any) -> Request | None:
         norm = normalize_url(url)
         if norm in book.seen_docs:
             return None
         book.seen_docs.add(norm)
+        self.discovery_inflight += 1
         return Request(
             url, callback=callback, errback=self.on_error, dont_filter=True,
             headers=self._conditional(self.store.get(norm)), meta=self._meta(book, kind, norm),
@@ -183,35 +220,17 @@ class SourcesSpider(scrapy.Spider):
             book.listing_pages += 1
         return req
 
-    def _article_request(self, book: SourceBook, entry: Entry, frontier: bool = False) -> Request | None:
-        src = book.source
-        norm = normalize_url(entry.url)
-        if norm in book.seen_articles:
-            return None
-        book.seen_articles.add(norm)
-        self._inc(src.name, "discovered")
-        st = self.store.get(norm)
-        headers: dict[str, str] = {}
-        if st is not None and st.status in ("done", "rejected", "seen") and not frontier:
-            if st.status == "done" and st.kind == "article" and is_newer(entry.updated, st.fetched_at):
-                headers = self._conditional(st)  # discovery says it changed: ask, conditionally
-            else:
-                self._inc(src.name, "known")
-                return None
-        if st is not None and st.status == "failed" and st.attempts >= self.context.config.crawl.max_attempts:
-            self._inc(src.name, "known")
-            return None
-        if src.max_articles is not None and book.scheduled >= src.max_articles:
-            return None  # stays pending in the state: the next run picks it up
-        book.scheduled += 1
-        hints = (entry.title or (st.title if st else None), entry.published or (st.published if st else None))
+    def _article_request(self, book: SourceBook, st: Any) -> Request:
+        """A frontier row -> request (conditional when it was fetched before: a refetch)."""
+        headers = self._conditional(st) if st.fetched_at and st.status == "pending" else {}
         return Request(
-            entry.url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
+            st.url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
             headers=headers, priority=10,
-            meta=self._meta(book, "article", norm, kirinuki_hints=hints),
+            meta=self._meta(book, "article", st.url, kirinuki_hints=(st.title, st.published)),
         )
 
     def _articles_from(self, book: SourceBook, entries: Iterable[Entry], parent: str) -> list[Request]:
+        """Record discovered article links in the frontier (the feeder in `start` fetches them)."""
         src = book.source
         cands = []
         for e in entries:
@@ -220,12 +239,12 @@ class SourcesSpider(scrapy.Spider):
                 continue  # off-site links are never followed
             if src.article_pattern is not None and not src.article_pattern.search(url):
                 continue
-            cands.append(replace(e, url=url))
-        self.store.discovered(
-            src.name, "article", parent,
-            [(normalize_url(c.url), c.title, c.published, c.updated) for c in cands],
-        )
-        return [r for c in cands if (r := self._article_request(book, c)) is not None]
+            cands.append((normalize_url(url), e.title, e.published, e.updated))
+        seen, known = self.store.discover_articles(
+            src.name, parent, self.context.run_id, self.context.config.crawl.max_attempts, cands)
+        self._inc(src.name, "discovered", seen)
+        self._inc(src.name, "known", known)
+        return []
 
     def _save_doc(self, response: Response, book: SourceBook, kind: str, norm: str) -> None:
         self.store.fetched(
@@ -237,6 +256,7 @@ class SourcesSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
+        self.discovery_inflight -= 1
         if response.status == 304:
             self._inc(book.source.name, "not_modified")
             self.store.fetched(norm, book.source.name, kind)
@@ -252,6 +272,7 @@ class SourcesSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
+        self.discovery_inflight -= 1
         src = book.source
         if response.status == 304:
             self._inc(src.name, "not_modified")
@@ -287,6 +308,7 @@ class SourcesSpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
+        self.discovery_inflight -= 1
         src = book.source
         if response.status == 304:
             self._inc(src.name, "not_modified")
@@ -395,7 +417,13 @@ class SourcesSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         book, kind, norm = self._book(request)
+        if kind in DISCOVERY_KINDS:
+            self.discovery_inflight -= 1
         self._fail(book.source.name, kind, norm, failure_reason(failure.value))
+
+    def _on_dropped(self, request: Request, spider: scrapy.Spider) -> None:
+        if request.meta.get("kirinuki_kind") in DISCOVERY_KINDS:
+            self.discovery_inflight -= 1
 
 
 def _header(response: Response, name: str) -> str | None:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scraper.discovery import is_newer
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
     url TEXT PRIMARY KEY,
@@ -35,7 +37,8 @@ CREATE TABLE IF NOT EXISTS urls (
     title TEXT,                     -- discovery hints (news sitemap / feed), record fallbacks
     published TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
-    reason TEXT
+    reason TEXT,
+    seen_run TEXT                   -- last run whose discovery listed this URL (counts once)
 );
 CREATE INDEX IF NOT EXISTS urls_source_status ON urls (source, status);
 CREATE TABLE IF NOT EXISTS articles (
@@ -130,6 +133,9 @@ class Store:
         # NORMAL in WAL mode: a committed transaction survives a killed process (not power loss).
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(urls)")}
+        if "seen_run" not in cols:  # state files from before the column existed
+            self.db.execute("ALTER TABLE urls ADD COLUMN seen_run TEXT")
 
     def close(self) -> None:
         if self.db is not None:
@@ -201,15 +207,75 @@ class Store:
                  for u, title, pub, lastmod in entries],
             )
 
-    def pending(self, source: str, max_attempts: int) -> list[UrlState]:
+    def discover_articles(
+        self, source: str, parent: str, run_id: str, max_attempts: int,
+        entries: Iterable[tuple[str, str | None, str | None, str | None]],
+    ) -> tuple[int, int]:
+        """Put discovered article URLs in the frontier; return (newly seen this run, known).
+
+        New URLs become pending. A fetched article whose discovery date (sitemap lastmod,
+        atom:updated) is later than our fetch becomes pending again -- moved to a new rowid so
+        this run's frontier cursor reaches it -- and is then asked for conditionally.
+        """
+        seen = known = 0
+        now = utcnow()
+        with self._tx():
+            for url, title, published, lastmod in entries:
+                row = self.db.execute(
+                    "SELECT status, kind, fetched_at, seen_run, attempts FROM urls WHERE url=?",
+                    (url,),
+                ).fetchone()
+                if row is None:
+                    self.db.execute(
+                        "INSERT INTO urls (url, source, kind, status, parent, discovered_at, "
+                        "lastmod, title, published, seen_run) "
+                        "VALUES (?, ?, 'article', 'pending', ?, ?, ?, ?, ?, ?)",
+                        (url, source, parent, now, lastmod, title, published, run_id),
+                    )
+                    seen += 1
+                    continue
+                status, kind, fetched_at, seen_run, attempts = row
+                self.db.execute(
+                    "UPDATE urls SET lastmod=COALESCE(?, lastmod), title=COALESCE(title, ?), "
+                    "published=COALESCE(published, ?), seen_run=? WHERE url=?",
+                    (lastmod, title, published, run_id, url),
+                )
+                if seen_run == run_id:
+                    continue
+                seen += 1
+                if status == "done" and kind == "article" and is_newer(lastmod, fetched_at):
+                    self._requeue(url)
+                elif status in ("done", "rejected") or (status == "failed" and attempts >= max_attempts):
+                    known += 1
+        return seen, known
+
+    def _requeue(self, url: str) -> None:
+        cols = ("url, source, kind, status, parent, discovered_at, fetched_at, etag, "
+                "last_modified, content_hash, lastmod, title, published, attempts, reason, seen_run")
+        row = self.db.execute(f"SELECT {cols} FROM urls WHERE url=?", (url,)).fetchone()
+        self.db.execute("DELETE FROM urls WHERE url=?", (url,))
+        row = list(row)
+        row[3] = "pending"
+        self.db.execute(f"INSERT INTO urls ({cols}) VALUES ({', '.join('?' * len(row))})", row)
+
+    def next_articles(self, source: str, after: int, limit: int, max_attempts: int
+                      ) -> list[tuple[int, UrlState]]:
+        """The next frontier rows of a source after rowid `after` (a per-run cursor), oldest first."""
         rows = self.db.execute(
-            "SELECT url, source, kind, status, fetched_at, etag, last_modified, content_hash, "
-            "lastmod, title, published, attempts FROM urls WHERE source=? AND kind IN "
-            "('article', 'listing') AND (status='pending' OR (status='failed' AND attempts<?)) "
-            "ORDER BY rowid",
-            (source, max_attempts),
+            "SELECT rowid, url, source, kind, status, fetched_at, etag, last_modified, "
+            "content_hash, lastmod, title, published, attempts FROM urls WHERE rowid>? AND "
+            "source=? AND kind='article' AND (status='pending' OR (status='failed' AND attempts<?)) "
+            "ORDER BY rowid LIMIT ?",
+            (after, source, max_attempts, limit),
         ).fetchall()
-        return [UrlState(*r) for r in rows]
+        return [(r[0], UrlState(*r[1:])) for r in rows]
+
+    def pending_listings(self, source: str, max_attempts: int) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT url FROM urls WHERE source=? AND kind='listing' AND "
+            "(status='pending' OR (status='failed' AND attempts<?)) ORDER BY rowid",
+            (source, max_attempts),
+        )]
 
     def children(self, source: str, parent: str) -> list[str]:
         return [r[0] for r in self.db.execute(

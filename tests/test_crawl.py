@@ -110,6 +110,9 @@ def test_second_run_is_incremental_and_conditional(tmp_path, news_server):
         assert len(hits) == 2, path
         assert "If-None-Match" in hits[1].headers, path
         assert hits[1].status == 304, path
+    # the robots-disallowed URL left in the frontier stays unfetched (it used to slip through
+    # while robots.txt was downloading)
+    assert site.hits("/private/p1.html") == []
     # and no article was fetched again
     for n in range(1, 13):
         assert len(site.hits(site.path(n))) == 1
