@@ -7,6 +7,7 @@ deduplication off (determinism); its XML-ish body is turned into our typed block
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 from lxml import etree
 
 from pipelines import refine
-from pipelines.blocks import Block
+from pipelines.blocks import Block, element_blocks
 from pipelines.noise import drop_element
 from pipelines.normalize import normalize_text
 
@@ -129,6 +130,71 @@ def _only_links(tree: etree._Element, blocks: list[Block]) -> bool:
     return sum(len(t.strip()) for t in texts) < 20
 
 
+_CHUNK_CLASS_RE = re.compile(r"body|article|content|story|entry|post|text", re.I)
+_INLINE = frozenset("span a strong em b i u font small mark".split())
+_TEXT_WITH = etree.XPath("//body//text()[contains(., $p)][not(ancestor::script)][not(ancestor::style)]")
+CHUNK_MIN_WORDS = 20
+
+
+def _bigrams(text: str, cjk: bool) -> Counter[tuple[str, str]]:
+    units = list(text.casefold()) if cjk else re.findall(r"\w+", text.casefold())
+    return Counter(zip(units, units[1:], strict=False))
+
+
+def _covered(part: Counter[Any], whole: Counter[Any]) -> bool:
+    n = sum(part.values())
+    return not n or sum((part & whole).values()) >= 0.5 * n
+
+
+def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
+    """Add the other parts of an article body split over several same-class containers.
+
+    Some layouts cut the body into chunks with ads or widgets between them (`div.body__inner-
+    container` three times); trafilatura reads the first chunk only. Chunks are recognised by the
+    container class of the first paragraph we extracted (a body-like name), must be prose (mostly
+    `<p>` text, few links) and new to us (word bigrams, as common words overlap any text).
+    """
+    first = next((b.text for b in blocks if len(b.text) >= 80), None)
+    if first is None:
+        return blocks
+    hits = _TEXT_WITH(tree, p=first[:30])
+    if not hits:
+        return blocks
+    el = hits[0].getparent()
+    while el is not None and el.tag in _INLINE:
+        el = el.getparent()
+    box = el.getparent() if el is not None else None
+    cls = box.get("class") if box is not None else None
+    if not cls or not _CHUNK_CLASS_RE.search(cls):
+        return blocks
+    boxes = tree.xpath(f"//{box.tag}[@class=$c]", c=cls)
+    if len(boxes) < 2:
+        return blocks
+    cjk = refine.is_cjk(first)
+    ours = _bigrams("\n".join(b.text for b in blocks), cjk)
+    parts: list[tuple[str, list[Block]]] = []  # ("ours" | "new" | "skip", blocks)
+    for b in boxes:
+        chunk = element_blocks(b)
+        words = _bigrams("\n".join(c.text for c in chunk), cjk)
+        if sum(words.values()) < CHUNK_MIN_WORDS:
+            parts.append(("skip", []))
+        elif _covered(words, ours):
+            parts.append(("ours", []))
+        else:
+            total = len(_TEXT(b)) or 1
+            prose = sum(len(_TEXT(p)) for p in b.iter("p"))
+            linked = sum(len(_TEXT(a)) for a in b.iter("a"))
+            parts.append(("new" if prose >= 0.7 * total and linked <= 0.2 * total else "skip", chunk))
+    kinds = [k for k, _ in parts]
+    if "ours" not in kinds or "new" not in kinds:
+        return blocks
+    # Our blocks stay together; each new chunk goes before or after them, in page order.
+    at = kinds.index("ours")
+    before = [c for i, (k, chunk) in enumerate(parts) if k == "new" and i < at for c in chunk]
+    after = [c for i, (k, chunk) in enumerate(parts) if k == "new" and i > at for c in chunk]
+    return before + blocks + after
+
+
 SINGLE_BLOCK_DUMP = 300
 SHORT_SHARE = 0.15
 
@@ -191,6 +257,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
         blocks = _trafilatura(tree, url, fast=False) or blocks
     if not blocks or _only_links(tree, blocks):
         return GenericResult([], {}, removed)
+    blocks = merge_body_chunks(tree, blocks)
     blocks = refine.vote_article_body(blocks, refine.article_body(jsonld), removed)
     blocks = refine.trim_tail(blocks, removed)
     blocks = refine.drop_edge_lines(blocks, authors, removed)
