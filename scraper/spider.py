@@ -4,7 +4,10 @@ Site knowledge stays in the sources file and the cleaning profiles; the spider o
 of discovery documents (feed, sitemap, listing) and the incremental rules:
 - every discovered article URL goes to the state as pending before the document that listed it
   gets its validators stored (so a 304 later never hides unfetched links of a killed run);
-- an article already fetched is not fetched again unless discovery says it changed (lastmod);
+- article requests are made from that frontier a batch at a time by `start()` (memory stays flat
+  however large a sitemap is; a killed run's leftovers come first);
+- an article already fetched is not fetched again unless discovery says it changed (lastmod),
+  and then conditionally;
 - multi-page articles are fetched page after page inside one callback and merged by the cleaner.
 """
 
