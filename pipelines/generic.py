@@ -202,6 +202,7 @@ SHORT_SHARE = 0.15
 TEASER_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "dt", "dd")
 TEASER_MAX_CHARS = 300
 TEASER_LINK_SHARE = 0.7
+TEASER_MIN_LINK = 12  # a headline, not keyword links (Asahi links place names to topic pages)
 _LIST_ITEMS = frozenset({"li", "dt", "dd"})
 # Only candidates holding a link are looked at; text is concatenated in C, not via itertext().
 _LINKED_BLOCKS = etree.XPath(" | ".join(f"//{t}[.//a]" for t in TEASER_TAGS))
@@ -214,7 +215,7 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     "ALSO READ: <a>headline</a>", "Les også: <a>...</a>", a list of headlines under the article:
     teasers for other pages, which trafilatura keeps when they sit inside the article container.
     Article prose is rarely more than two thirds link text. Kept: a printed URL (a reference the
-    text cites) and a lone linked list item (an inline list, not a link list).
+    text cites), a line of short keyword links, and a lone linked list item (an inline list).
     """
     siblings: dict[Any, int] = {}  # per parent and tag: counted once (a 2000-item list is linear)
     for el in _LINKED_BLOCKS(tree):
@@ -227,7 +228,7 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
         links = [_TEXT(a).strip() for a in el.iter("a")]
         if sum(map(len, links)) < TEASER_LINK_SHARE * chars:
             continue
-        if links[0].startswith(("http", "www.")):
+        if links[0].startswith(("http", "www.")) or max(map(len, links)) < TEASER_MIN_LINK:
             continue
         if el.tag in _LIST_ITEMS:
             key = (parent, el.tag)
