@@ -32,17 +32,21 @@ STAGES = (
 TIMES: dict[str, float] = defaultdict(float)
 
 
-def _wrap(name: str):
-    fn = getattr(cleaner, name)
+GENERIC_STAGES = ("_trafilatura", "drop_link_teasers", "merge_body_chunks", "paragraph_chars")
+REFINE_STAGES = ("find_lead", "vote_article_body", "trim_tail", "drop_edge_lines", "drop_headline", "add_lead")
+
+
+def _wrap(name: str, module=cleaner, label: str | None = None):
+    fn = getattr(module, name)
 
     def timed(*a, **kw):
         start = time.perf_counter()
         try:
             return fn(*a, **kw)
         finally:
-            TIMES[name] += time.perf_counter() - start
+            TIMES[label or name] += time.perf_counter() - start
 
-    setattr(cleaner, name, timed)
+    setattr(module, name, timed)
 
 
 def main() -> int:
@@ -69,6 +73,12 @@ def main() -> int:
     for name in STAGES:
         if hasattr(cleaner, name):
             _wrap(name)
+    from pipelines import generic, refine
+
+    for name in GENERIC_STAGES:
+        _wrap(name, generic, "  generic." + name)
+    for name in REFINE_STAGES:
+        _wrap(name, refine, "  refine." + name)
     prof = cProfile.Profile() if args.profile else None
     start = time.perf_counter()
     if prof:

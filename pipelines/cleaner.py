@@ -39,6 +39,7 @@ from pipelines.record import make_record, pipeline_version
 
 MAX_BYTES = 64 * 1024 * 1024
 GENERIC_MIN_DUPLICATE = 100
+_NON_TEXT_TAGS = ("script", "style", "svg", "noscript", "template", "iframe")
 _MAGIC = (
     (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpeg"), (b"%PDF", "pdf"),
     (b"PK\x03\x04", "zip"), (b"\x1f\x8b", "gzip"), (b"RIFF", "riff"), (b"OggS", "ogg"),
@@ -247,6 +248,10 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         bodies = [b for b in bodies if b.getparent() is not None or b is doc.root]
         for b in bodies:
             _cut_body_end(b, profile, removed)
+    if not bodies:
+        # Generic path: these subtrees never hold article text; dropping them first makes every
+        # later tree walk, and trafilatura's own tree copies, cheaper (issue 3).
+        etree.strip_elements(doc.root, *_NON_TEXT_TAGS, with_tail=False)
     remove_noise(doc.root, load_vocabulary().matcher, removed, protected=bodies,
                  max_share=None if bodies else 0.5)
     if split_marker and profile and profile.split and profile.split.separator is not None:
