@@ -39,7 +39,14 @@ from pipelines.record import make_record, pipeline_version
 
 MAX_BYTES = 64 * 1024 * 1024
 GENERIC_MIN_DUPLICATE = 100
-_NON_TEXT_TAGS = ("script", "style", "svg", "noscript", "template", "iframe")
+# Subtrees without article text, which trafilatura discards too; not `aside` (one benchmark page
+# holds its whole article in one) and not `form` (ASP.NET pages wrap everything in a form).
+_NON_TEXT_TAGS = (
+    "script", "style", "svg", "noscript", "template", "iframe", "button", "input", "select",
+    "option", "textarea", "datalist", "canvas", "video", "audio", "picture", "source", "track",
+    "map", "area", "object", "embed", "applet", "menu", "menuitem", "link", "noindex", "footer",
+    "dialog",
+)
 _MAGIC = (
     (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpeg"), (b"%PDF", "pdf"),
     (b"PK\x03\x04", "zip"), (b"\x1f\x8b", "gzip"), (b"RIFF", "riff"), (b"OggS", "ogg"),
