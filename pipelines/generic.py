@@ -264,5 +264,5 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     blocks = refine.drop_edge_lines(blocks, authors, removed)
     blocks = refine.drop_headline(blocks, title, removed)
     blocks = refine.drop_label_lines(blocks, removed)
-    blocks = refine.add_lead(blocks, lead)
+    blocks = refine.add_lead(blocks, lead, title)
     return GenericResult(blocks, {}, removed)

@@ -81,7 +81,7 @@ def vote_article_body(blocks: list[Block], body: str | None, removed: Counter[st
 
 # --- trailing boilerplate -----------------------------------------------------------------------
 
-TAIL_MAX_BLOCKS = 8
+TAIL_MAX_BLOCKS = 12
 TAIL_MAX_CHARS = 300
 # Newsletter and follow-us prompts, tip lines, donation calls, credit lines and copyright notices
 # in the languages of the benchmarks; only ever matched on the last blocks of a text.
@@ -92,18 +92,38 @@ _TAIL_RE = re.compile(
     r"alle rechte vorbehalten|tous droits réservés|derechos reservados|"
     r"contributed (to )?(this )?report(ing)?|additional reporting|reporting by|editing by|"
     r"writing by|mit material (von|der)|spende|donat(e|ion)|support (our|independent) journalism|"
-    r"unterstützen sie|our standards|trust principles)\b"
+    r"unterstützen sie|our standards|trust principles|write to|reach the (reporters?|authors?|writers?)|"
+    r"contact the (reporters?|authors?)|e-?mail (us|me|him|her|the \w+)|error (has )?occurred|"
+    r"try again later|error processing|you may also like|tell us what you think|"
+    r"personal, non-commercial use|delivered (to|through) your (inbox|letterbox|door)|"
+    r"if you (enjoyed|liked) this|click here (for|to) (more|subscribe|sign)|"
+    r"follow .{1,40} on (facebook|twitter|instagram|x|youtube|linkedin|tiktok|google news))\b"
     r"|^(read more|mehr zum thema|lesen sie auch|leia também|lee también|leggi anche|les også|"
-    r"läs också|also read|read next|more)\s*:",
+    r"läs också|also read|read next|more)\s*:"
+    r"|^(source|sources|fonte|fontes|quelle|fuente|fuentes)\s*:|^more [\w .&]{1,30}:\s*https?://",
     re.I,
 )
+FRAGMENT_MAX_CHARS = 60
+_SENTENCE_END_RE = re.compile(r"[.!?。！？»\"”’)\]:…]$")
+
+
+def _is_fragment(text: str) -> bool:
+    """A short line that is no sentence: a label, a tag, a name, a date (page furniture)."""
+    return len(text) < FRAGMENT_MAX_CHARS and not _SENTENCE_END_RE.search(text.strip())
 
 
 def trim_tail(blocks: list[Block], removed: Counter[str]) -> list[Block]:
-    """Drop short promo, credit and copyright lines from the end of the text."""
+    """Drop promo, credit and copyright lines, and fragments, from the end of the text.
+
+    Like jusText's context rule: short blocks after the last real paragraph belong to the page's
+    furniture (tags, "comments", "Explore further", a section name), not to the article.
+    """
     out = list(blocks)
     for _ in range(TAIL_MAX_BLOCKS):
-        if len(out) < 2 or len(out[-1].text) > TAIL_MAX_CHARS or not _TAIL_RE.search(out[-1].text):
+        if len(out) < 2:
+            break
+        text = out[-1].text
+        if not (_is_fragment(text) or (len(text) <= TAIL_MAX_CHARS and _TAIL_RE.search(text))):
             break
         out.pop()
         removed["boilerplate"] += 1
@@ -209,10 +229,29 @@ _LABEL_RE = re.compile(
     re.I,
 )
 LABEL_MAX_CHARS = 200
+_READING_TIME_RE = re.compile(
+    r"^(\d{1,3}\s*(min(ute)?s?\.?|minutes?)\s*(read|de leitura|lesezeit|lesedauer|lecture)|"
+    r"(reading time|tempo de leitura|lesezeit|lesedauer|temps de lecture|tiempo de lectura)\s*:?\s*\d{1,3}\s*\w*)$",
+    re.I,
+)
+
+
+def _is_doubled(text: str) -> bool:
+    """"Title Title": a teaser card's headline printed twice (visible and screen-reader copy)."""
+    n = len(text)
+    if n < 20 or n > 300:
+        return False
+    half = (n - 1) // 2
+    return text[:half].strip() == text[half + 1:].strip()
+
+
+def _is_label(text: str) -> bool:
+    return len(text) <= LABEL_MAX_CHARS and bool(
+        _LABEL_RE.match(text) or _READING_TIME_RE.match(text) or _is_doubled(text))
 
 
 def drop_label_lines(blocks: list[Block], removed: Counter[str]) -> list[Block]:
-    kept = [b for b in blocks if len(b.text) > LABEL_MAX_CHARS or not _LABEL_RE.match(b.text)]
+    kept = [b for b in blocks if not _is_label(b.text)]
     if len(kept) < len(blocks):
         removed["related"] += len(blocks) - len(kept)
     return kept or blocks
@@ -263,11 +302,17 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> str | N
     return None
 
 
-def add_lead(blocks: list[Block], lead: str | None) -> list[Block]:
-    """Put the lead first unless the extracted text already holds it."""
-    if not lead or not blocks:
+def bigrams(text: str, cjk: bool) -> Counter[tuple[str, str]]:
+    """Word (or CJK character) pairs: unlike single words, they show that a passage is present."""
+    units = list(_CHAR_RE.findall(text.casefold())) if cjk else _WORD_RE.findall(text.casefold())
+    return Counter(zip(units, units[1:], strict=False))
+
+
+def add_lead(blocks: list[Block], lead: str | None, title: str | None = None) -> list[Block]:
+    """Put the lead first unless the extracted text already holds it (or it is the title)."""
+    if not lead or not blocks or is_headline(lead, title):
         return blocks
     cjk = is_cjk(lead)
-    if _share_in(tokens(lead, cjk), tokens("\n".join(b.text for b in blocks), cjk)) >= 0.8:
+    if _share_in(bigrams(lead, cjk), bigrams("\n".join(b.text for b in blocks), cjk)) >= 0.8:
         return blocks
     return [Block("paragraph", lead), *blocks]
