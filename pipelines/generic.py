@@ -93,6 +93,8 @@ def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[B
         doc = bare_extraction(
             tree, url=url, include_comments=False, include_tables=True, include_images=False,
             include_links=False, deduplicate=False, with_metadata=False, fast=fast,
+            # "txt" keeps the body tree but skips its conversion to text, which we do not use
+            output_format="txt",
         )
     except Exception as exc:  # a trafilatura crash on one page must not stop a run
         log.warning("trafilatura failed on %s: %s", url, exc)
