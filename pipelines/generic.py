@@ -138,11 +138,6 @@ _TEXT_WITH = etree.XPath("//body//text()[contains(., $p)][not(ancestor::script)]
 CHUNK_MIN_WORDS = 20
 
 
-def _bigrams(text: str, cjk: bool) -> Counter[tuple[str, str]]:
-    units = list(text.casefold()) if cjk else re.findall(r"\w+", text.casefold())
-    return Counter(zip(units, units[1:], strict=False))
-
-
 def _covered(part: Counter[Any], whole: Counter[Any]) -> bool:
     n = sum(part.values())
     return not n or sum((part & whole).values()) >= 0.5 * n
@@ -173,11 +168,11 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
     if len(boxes) < 2:
         return blocks
     cjk = refine.is_cjk(first)
-    ours = _bigrams("\n".join(b.text for b in blocks), cjk)
+    ours = refine.bigrams("\n".join(b.text for b in blocks), cjk)
     parts: list[tuple[str, list[Block]]] = []  # ("ours" | "new" | "skip", blocks)
     for b in boxes:
         chunk = element_blocks(b)
-        words = _bigrams("\n".join(c.text for c in chunk), cjk)
+        words = refine.bigrams("\n".join(c.text for c in chunk), cjk)
         if sum(words.values()) < CHUNK_MIN_WORDS:
             parts.append(("skip", []))
         elif _covered(words, ours):
