@@ -253,7 +253,6 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     removed: Counter[str] = Counter()
     jsonld = list(jsonld)
     drop_link_teasers(tree, removed)
-    lead = refine.find_lead(tree, jsonld)
     blocks = _trafilatura(tree, url, fast=True)
     if suspicious(blocks, paragraph_chars(tree)):
         # Full mode compares with readability/jusText and never falls back to a raw dump first.
@@ -266,5 +265,5 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     blocks = refine.drop_edge_lines(blocks, authors, removed)
     blocks = refine.drop_headline(blocks, title, removed)
     blocks = refine.drop_label_lines(blocks, removed)
-    blocks = refine.add_lead(blocks, lead, title)
+    blocks = refine.add_lead(blocks, refine.find_lead(tree, jsonld, blocks), title)
     return GenericResult(blocks, {}, removed)

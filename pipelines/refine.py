@@ -274,19 +274,29 @@ def _descriptions(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> lis
     return out
 
 
-def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> str | None:
+def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
+              blocks: list[Block] | None = None) -> str | None:
     """The page's summary (its meta description) where it is also printed as a paragraph.
 
     News pages print their summary above the body, outside the container the extractor picks;
     CLEANING.md counts "the lead" as text. Only a visible element whose whole text is the
     description (or its untruncated form) counts, so a meta-only description never enters.
+    When the extracted `blocks` already hold a description, there is no lead to add (and no
+    search, which is the cost).
     """
     seen: set[str] = set()
+    have = None
     for raw in _descriptions(root, jsonld):
         desc = normalize_text(raw)
         if len(desc) < LEAD_MIN_CHARS or desc in seen:
             continue
         seen.add(desc)
+        if blocks:
+            cjk = is_cjk(desc)
+            if have is None:
+                have = bigrams("\n".join(b.text for b in blocks), cjk)
+            if _share_in(bigrams(desc, cjk), have) >= 0.8:
+                return None  # the page's summary is already in the text
         stem = desc.rstrip(".…").strip() if desc.endswith(("...", "…")) else None
         words = raw.split()
         probe = (" ".join(words[:4]) if len(words) >= 4 else raw.strip()[:20])[:40]
