@@ -13,6 +13,7 @@ import re
 
 from langdetect import DetectorFactory, LangDetectException, detector_factory
 from langdetect.detector import Detector
+from langdetect.lang_detect_exception import ErrorCode
 from langdetect.utils.ngram import NGram
 
 DetectorFactory.seed = 0
@@ -29,8 +30,8 @@ class _Detector(Detector):
     """langdetect's Detector with its per-character and per-language loops written for speed.
 
     Same arithmetic in the same order (so the same floats and the same answers; see
-    tests/test_language_speed.py): the character normalisation is memoised and the 55-language
-    probability updates are list comprehensions instead of indexed loops.
+    tests/test_language_speed.py): the character normalisation is memoised, n-grams are read word
+    by word, and the 55-language probability updates are list comprehensions in one inlined loop.
     """
 
     def _extract_ngrams(self):
@@ -67,6 +68,33 @@ class _Detector(Detector):
                     if w is not None and w in known:
                         add(w)
         return result
+
+    def _detect_block(self):
+        # langdetect's loop with its method calls inlined: random restarts, each updating the
+        # 55 language probabilities by randomly drawn n-grams until one passes 0.99999.
+        self.cleaning_text()
+        ngrams = self._extract_ngrams()
+        if not ngrams:
+            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
+        known, rnd, trials = self.word_lang_prob_map, self.random, self.n_trial
+        self.langprob = [0.0] * len(self.langlist)
+        rnd.seed(self.seed)
+        for _ in range(trials):
+            prob = self._init_probability()
+            alpha = self.alpha + rnd.gauss(0.0, 1.0) * self.ALPHA_WIDTH
+            weight = alpha / self.BASE_FREQ
+            i = 0
+            while True:
+                lang_prob_map = known.get(rnd.choice(ngrams))
+                if lang_prob_map is not None:
+                    prob = [p * (weight + q) for p, q in zip(prob, lang_prob_map, strict=False)]
+                if i % 5 == 0:
+                    sump = sum(prob)
+                    prob = [p / sump for p in prob]
+                    if max(0.0, *prob) > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
+                        break
+                i += 1
+            self.langprob = [lp + p / trials for lp, p in zip(self.langprob, prob, strict=False)]
 
     def _update_lang_prob(self, prob, word, alpha):
         lang_prob_map = self.word_lang_prob_map.get(word) if word is not None else None
