@@ -145,6 +145,7 @@ _CHUNK_CLASS_RE = re.compile(r"body|article|content|story|entry|post|text", re.I
 _INLINE = frozenset("span a strong em b i u font small mark".split())
 _TEXT_WITH = etree.XPath("//body//text()[contains(., $p)][not(ancestor::script)][not(ancestor::style)]")
 CHUNK_MIN_WORDS = 20
+CHUNK_MAX_SHARE = 0.9  # chunks are looked for when the result holds less of the page's <p> text
 
 
 def _covered(part: Counter[Any], whole: Counter[Any]) -> bool:
@@ -254,12 +255,14 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     jsonld = list(jsonld)
     drop_link_teasers(tree, removed)
     blocks = _trafilatura(tree, url, fast=True)
-    if suspicious(blocks, paragraph_chars(tree)):
+    prose = paragraph_chars(tree)
+    if suspicious(blocks, prose):
         # Full mode compares with readability/jusText and never falls back to a raw dump first.
         blocks = _trafilatura(tree, url, fast=False) or blocks
     if not blocks or _only_links(tree, blocks):
         return GenericResult([], {}, removed)
-    blocks = merge_body_chunks(tree, blocks)
+    if sum(len(b.text) for b in blocks) < CHUNK_MAX_SHARE * prose:  # else no prose is left out
+        blocks = merge_body_chunks(tree, blocks)
     blocks = refine.vote_article_body(blocks, refine.article_body(jsonld), removed)
     blocks = refine.trim_tail(blocks, removed)
     blocks = refine.drop_edge_lines(blocks, authors, removed)
