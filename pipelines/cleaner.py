@@ -18,6 +18,7 @@ from pipelines.encoding import Decoded, decode
 from pipelines.generic import generic_extract
 from pipelines.jsonld import parse_jsonld
 from pipelines.language import detect_language
+from pipelines.layout import refine_layout
 from pipelines.metadata import (
     clean_authors,
     dateline_author,
@@ -298,6 +299,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         if not meta["site_name"]:
             meta["site_name"] = normalize_field(gm.get("sitename"))
             meta["title"] = strip_site_suffix(meta["title"], meta["site_name"])
+        blocks = refine_layout(doc.root, blocks, meta["title"], removed)
         if not meta["authors"] and gm.get("author"):
             meta["authors"] = clean_authors(re.split(r";\s*", gm["author"]))
         if not meta["published_at"] and gm.get("date"):
