@@ -285,18 +285,21 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
     search, which is the cost).
     """
     seen: set[str] = set()
+    extracted = "\n".join(b.text for b in blocks) if blocks else None
     have = None
     for raw in _descriptions(root, jsonld):
         desc = normalize_text(raw)
         if len(desc) < LEAD_MIN_CHARS or desc in seen:
             continue
         seen.add(desc)
-        if blocks:
+        if extracted is not None:
+            if desc in extracted:
+                return None  # the page's summary is already in the text
             cjk = is_cjk(desc)
             if have is None:
-                have = bigrams("\n".join(b.text for b in blocks), cjk)
+                have = bigrams(extracted, cjk)
             if _share_in(bigrams(desc, cjk), have) >= 0.8:
-                return None  # the page's summary is already in the text
+                return None
         stem = desc.rstrip(".…").strip() if desc.endswith(("...", "…")) else None
         words = raw.split()
         probe = (" ".join(words[:4]) if len(words) >= 4 else raw.strip()[:20])[:40]
