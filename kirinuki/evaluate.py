@@ -168,7 +168,7 @@ def evaluate(
     seconds = dict.fromkeys(SYSTEMS, 0.0)
     rejected: Counter[str] = Counter()
     warmed = False
-    for e in entries:
+    for n, e in enumerate(entries):
         body = read_html(e.html)
         page = Page(url=e.url, body=body, content_type=e.content_type)
         try:
@@ -181,10 +181,12 @@ def evaluate(
             warmed = True
         ours = traf = None
         for i in range(max(repeat, 1)):
-            # Alternate which system runs first so cache warmth does not favour either.
+            # Alternate which system runs first (page by page, run by run): cache warmth and the
+            # machine's other load then favour neither.
+            ours_first = (n + i) % 2 == 0
             pair = ((run_ours, (page, profiles, generic_only)), (run_trafilatura, (html,)))
-            res = [fn(*a) for fn, a in (pair if i % 2 == 0 else pair[::-1])]
-            o, t = res if i % 2 == 0 else res[::-1]
+            res = [fn(*a) for fn, a in (pair if ours_first else pair[::-1])]
+            o, t = res if ours_first else res[::-1]
             ours = o if ours is None or o.seconds < ours.seconds else ours
             traf = t if traf is None or t.seconds < traf.seconds else traf
         assert ours is not None and traf is not None
