@@ -138,6 +138,8 @@ def prepare(page: Page, profiles: ProfileSet | None, generic_only: bool = False)
     flags = []
     if decoded.via == "detected" and not decoded.text.isascii():
         flags.append("encoding_detected")
+    elif decoded.via.endswith("-overridden"):
+        flags.append("charset_overridden")
     if decoded.replaced:
         flags.append("decode_replaced")
     tz = page_timezone(profile, root, decoded.text[:20000])

@@ -33,6 +33,7 @@ _ALIASES = {
     "gbk": "gb18030",
 }
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_SINGLE_BYTE = frozenset({"cp1252", "iso8859-1", "iso8859-15", "iso8859-2", "cp1250", "cp1251", "koi8-r", "mac-roman"})
 _META_RE = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE
 )
@@ -45,7 +46,8 @@ _JA_RE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]")
 class Decoded:
     text: str
     encoding: str
-    # how the encoding was chosen: "bom", "http", "meta", "detected"
+    # how the encoding was chosen: "bom", "http", "meta", "detected", or "<http|meta>-overridden"
+    # when a single-byte label was contradicted by valid UTF-8
     via: str
     replaced: bool = False
 
@@ -98,6 +100,12 @@ def decode(body: bytes, content_type: str | None = None) -> Decoded:
         enc = normalize_label(label)
         if not enc:
             continue
+        if enc in _SINGLE_BYTE and not body.isascii():
+            # A single-byte label decodes anything, so it can never be refuted by the bytes;
+            # non-ASCII text that is valid UTF-8 is UTF-8 (a CMS template's stale Latin-1 meta).
+            utf8 = _strict(body, "utf-8")
+            if utf8 is not None:
+                return Decoded(utf8, "utf-8", f"{via}-overridden")
         text = _strict(body, enc)
         if text is not None:
             return Decoded(text, enc, via)

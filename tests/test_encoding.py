@@ -47,3 +47,16 @@ def test_wrong_declared_charset_falls_back():
 def test_garbage_bytes_are_replaced_and_flagged():
     d = decode(b"<html><body>" + bytes(range(128, 256)) * 4 + b"</body></html>", None)
     assert d.text  # never raises
+
+
+def test_latin1_label_on_utf8_bytes_reads_utf8():
+    text = "Müller sagte: «Straße» – 日本"
+    body = page(text, '<meta charset="iso-8859-1">').encode("utf-8")
+    d = decode(body, "text/html")
+    assert d.encoding == "utf-8" and text in d.text and d.via == "meta-overridden"
+
+
+def test_real_latin1_stays_latin1():
+    text = "Müller sagte: Straße"
+    d = decode(page(text, '<meta charset="iso-8859-1">').encode("latin-1"), None)
+    assert text in d.text and d.via == "meta"
