@@ -126,3 +126,9 @@ def test_real_nikkei_page_comes_out_right():
 
 def normalize_text_block(text: str) -> str:
     return "\n\n".join(normalize_text(p) for p in unicodedata.normalize("NFC", text).split("\n\n"))
+
+
+def test_url_from_saved_from_comment():
+    body = b"<!-- saved from url=(0036)https://www.nikkei.com/article/Y/ -->\n" + html("<article>" + ARTICLE + "</article>")
+    rec = clean(Page(url=None, body=body))[0]
+    assert rec["url"] == "https://www.nikkei.com/article/Y/"
