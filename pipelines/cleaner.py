@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
@@ -20,7 +20,6 @@ from pipelines.jsonld import parse_jsonld
 from pipelines.language import detect_language
 from pipelines.layout import refine_layout
 from pipelines.metadata import (
-    clean_authors,
     dateline_author,
     extract_metadata,
     htmldate_fallback,
@@ -28,11 +27,10 @@ from pipelines.metadata import (
     meta_values,
     page_timezone,
     source_values,
-    strip_site_suffix,
     trailing_byline,
 )
 from pipelines.noise import drop_element, filter_lines, load_vocabulary, remove_noise
-from pipelines.normalize import normalize_field, normalize_text
+from pipelines.normalize import normalize_text, safe_urljoin
 from pipelines.page import Page, Rejected
 from pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
 from pipelines.profiles import Profile, ProfileSet, load_profiles
@@ -178,7 +176,8 @@ def _cut_body_end(body: etree._Element, profile: Profile, removed: Counter[str])
             for sib in list(node.itersiblings()):
                 drop_element(sib)
                 removed["related"] += 1
-            drop_element(node) if node is ends[0] else None
+            if node is ends[0]:
+                drop_element(node)
             node = parent
         return
 
@@ -192,14 +191,16 @@ def _images(doc: Doc) -> list[dict[str, Any]]:
                 src = img.get("src") or img.get("data-src") or img.get("content") or img.get("href")
                 if not src or src.startswith("data:"):
                     continue
-                src = urljoin(doc.url or "", src)
-                if src in seen:
+                src = safe_urljoin(doc.url, src)
+                if src is None or src in seen:
                     continue
                 seen.add(src)
                 out.append({"url": src, "caption": _caption(img, cap_sel)})
     if not out:
         for src in meta_values(doc.root, "og:image")[:1]:
-            out.append({"url": urljoin(doc.url or "", src), "caption": None})
+            src = safe_urljoin(doc.url, src)
+            if src:
+                out.append({"url": src, "caption": None})
     return out
 
 
@@ -224,8 +225,8 @@ def _citations(doc: Doc) -> list[str]:
         for src in doc.profile.citations:
             for v in source_values(doc.root, doc.jsonld, src, "citations"):
                 if isinstance(v, str):
-                    v = urljoin(doc.url or "", v.strip())
-                    if v.startswith("http") and v not in out:
+                    v = safe_urljoin(doc.url, v)
+                    if v and v.startswith("http") and v not in out:
                         out.append(v)
     return out
 
@@ -296,18 +297,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         result = generic_extract(doc.root, doc.url, doc.jsonld, meta["authors"], meta["title"])
         blocks = result.blocks
         removed.update(result.removed)
-        gm = result.meta
-        meta["title"] = meta["title"] or normalize_field(gm.get("title"))
-        if not meta["site_name"]:
-            meta["site_name"] = normalize_field(gm.get("sitename"))
-            meta["title"] = strip_site_suffix(meta["title"], meta["site_name"])
         blocks = refine_layout(doc.root, blocks, meta["title"], removed)
-        if not meta["authors"] and gm.get("author"):
-            meta["authors"] = clean_authors(re.split(r";\s*", gm["author"]))
-        if not meta["published_at"] and gm.get("date"):
-            from pipelines.jadates import parse_date
-
-            meta["published_at"] = parse_date(gm["date"], doc.tz)
     blocks = cut_at_boundary(blocks, profile, paywall)
     return Extracted(meta, blocks, method, paywall, images, citations, removed)
 
@@ -372,7 +362,7 @@ def clean(page: Page, profiles: ProfileSet | None = None, *, generic_only: bool 
     page_removed = Counter(ex.removed)
     for seg in clip.segments(ex.blocks, split):
         seg = filter_lines(seg, rules, page_removed)
-        c = clip.parse_clipping(seg, split, page_removed)
+        c = clip.parse_clipping(seg, split, page_removed, doc.tz)
         if c is None or not c.blocks:
             continue
         fields = _base_fields(doc, ex)
@@ -426,6 +416,13 @@ def clean_pages(pages: list[Page], profiles: ProfileSet | None = None) -> list[d
     return [make_record(record)]
 
 
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
 def continuation_urls(page: Page, profiles: ProfileSet | None = None) -> list[str]:
     """Next pages of the same article per the profile's `[pages] next` rules (same host only)."""
     try:
@@ -434,13 +431,13 @@ def continuation_urls(page: Page, profiles: ProfileSet | None = None) -> list[st
         return []
     if doc.profile is None or not doc.url:
         return []
-    host = urlsplit(doc.url).hostname
+    host = _host(doc.url)
     out: list[str] = []
     for src in doc.profile.next_pages:
         for v in source_values(doc.root, doc.jsonld, src, "next"):
             if not isinstance(v, str):
                 continue
-            u = urljoin(doc.url, v.strip()).split("#")[0]
-            if urlsplit(u).hostname == host and u != doc.url and u not in out:
+            u = (safe_urljoin(doc.url, v) or "").split("#")[0]
+            if u and _host(u) == host and u != doc.url and u not in out:
                 out.append(u)
     return out

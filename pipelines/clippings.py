@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timezone
 
 from pipelines.blocks import Block
-from pipelines.jadates import parse_date
+from pipelines.jadates import JST, parse_date
 from pipelines.profiles import SplitRule
 
 SPLIT_SENTINEL = "@@KIRINUKI-SPLIT@@"
@@ -59,7 +60,8 @@ def outlet_of(rest: str, rule: SplitRule) -> str | None:
     return rest.split()[-1]
 
 
-def parse_clipping(seg: list[Block], rule: SplitRule, removed: Counter[str]) -> Clipping | None:
+def parse_clipping(seg: list[Block], rule: SplitRule, removed: Counter[str],
+                   tz: timezone = JST) -> Clipping | None:
     date_idx = next((i for i, b in enumerate(seg) if rule.date_line.match(b.text)), None)
     if date_idx is None:
         removed["navigation"] += len(seg)
@@ -94,7 +96,7 @@ def parse_clipping(seg: list[Block], rule: SplitRule, removed: Counter[str]) -> 
         text_blocks.append(b)
     return Clipping(
         title=titles[0] if titles else None,
-        published_at=parse_date(date_text),
+        published_at=parse_date(date_text, tz),
         outlet=outlet_of(rest, rule),
         blocks=text_blocks,
         notes=notes,

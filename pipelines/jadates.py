@@ -91,6 +91,8 @@ def parse_datetime(value: str | None, tz: timezone = JST) -> datetime | None:
             offset = re.search(r"(?:GMT|UTC)?([+-]\d{2}):?(\d{2})\s*$", text[m.end():])
             if offset:
                 sign = 1 if offset.group(1).startswith("+") else -1
-                tz = timezone(sign * timedelta(hours=abs(int(offset.group(1))), minutes=int(offset.group(2))))
+                delta = timedelta(hours=abs(int(offset.group(1))), minutes=int(offset.group(2)))
+                if delta < timedelta(hours=24):  # an impossible offset is ignored, not fatal
+                    tz = timezone(sign * delta)
             return dt.replace(tzinfo=tz)
     return None

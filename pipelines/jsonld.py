@@ -14,14 +14,16 @@ ARTICLE_TYPES = frozenset({
 })
 
 
-def _walk(obj: Any, out: list[dict[str, Any]]) -> None:
+def _walk(obj: Any, out: list[dict[str, Any]], depth: int = 0) -> None:
+    if depth > 20:  # real JSON-LD nests a few levels; a pathological script is not followed
+        return
     if isinstance(obj, list):
         for o in obj:
-            _walk(o, out)
+            _walk(o, out, depth + 1)
     elif isinstance(obj, dict):
         out.append(obj)
         if "@graph" in obj:
-            _walk(obj["@graph"], out)
+            _walk(obj["@graph"], out, depth + 1)
 
 
 def _types(obj: dict[str, Any]) -> set[str]:
@@ -42,10 +44,10 @@ def parse_jsonld(root: etree._Element) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:  # common breakage: raw newlines / trailing commas; one lenient retry
                 data = json.loads(raw.replace("\n", " ").replace(",}", "}").replace(",]", "]"))
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
         _walk(data, objs)
     articles = [o for o in objs if _types(o) & ARTICLE_TYPES]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, timedelta, timezone
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 
 from pipelines.jadates import JST, parse_date
 from pipelines.jsonld import article_objects, is_person, resolve
-from pipelines.normalize import normalize_field, normalize_text
+from pipelines.normalize import normalize_field, normalize_text, safe_urljoin
 from pipelines.profiles import Profile, Source, parse_source
 
 # Generic sources, tried after the profile's own (a profile only lists what differs).
@@ -259,7 +258,7 @@ def extract_metadata(root: etree._Element, objs: list[dict[str, Any]], profile: 
     subtitle = normalize_field(next((v for v in read_field(root, objs, profile, "subtitle") if isinstance(v, str)), None))
     canonical = next((v for v in read_field(root, objs, profile, "canonical") if isinstance(v, str)), None)
     if canonical and base_url:
-        canonical = urljoin(base_url, canonical)
+        canonical = safe_urljoin(base_url, canonical)
     section_vals = read_field(root, objs, profile, "section")
     section = None
     for v in section_vals:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urljoin
 
 _KEEP = {"\u2026": "\x00E\x00", "\u2025": "\x00T\x00"}
 _ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
@@ -31,3 +32,14 @@ def normalize_field(value: str | None) -> str | None:
         return None
     value = normalize_text(value)
     return value or None
+
+
+def safe_urljoin(base: str | None, href: str | None) -> str | None:
+    """`urljoin` that gives None for a malformed URL (`http://[oops/`) instead of raising:
+    one bad image or link must not cost the whole page."""
+    if not href:
+        return None
+    try:
+        return urljoin(base or "", href.strip())
+    except ValueError:
+        return None

@@ -54,7 +54,7 @@ def detect_paywall(root: etree._Element, objs: list[dict[str, Any]], profile: Pr
         for script in flag.selector(root):
             try:
                 data = json.loads(script.text or "")
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             value = _path(data, flag.path)
             if value is not None:

@@ -132,3 +132,22 @@ def test_url_from_saved_from_comment():
     body = b"<!-- saved from url=(0036)https://www.nikkei.com/article/Y/ -->\n" + html("<article>" + ARTICLE + "</article>")
     rec = clean(Page(url=None, body=body))[0]
     assert rec["url"] == "https://www.nikkei.com/article/Y/"
+
+
+def test_malformed_urls_do_not_cost_the_page():
+    head = "<link rel='canonical' href='http://[oops/x'><meta property='og:image' content='http://[bad/i.jpg'>"
+    rec = clean(Page(url="https://example.org/a", body=html("<article>" + ARTICLE + "</article>", head)))[0]
+    assert rec["text"] and rec["images"] == []
+
+
+def test_impossible_date_offset_is_ignored():
+    from pipelines.jadates import parse_date
+
+    assert parse_date("2020/01/01 12:00 +30:00") == "2020-01-01T12:00:00+09:00"
+    assert parse_date("2020-01-01T12:00:00+24:00") is not None
+
+
+def test_pathological_jsonld_is_skipped():
+    head = "<script type='application/ld+json'>" + "[" * 200000 + "</script>"
+    rec = clean(Page(url="https://example.org/a", body=html("<article>" + ARTICLE + "</article>", head)))[0]
+    assert rec["text"].startswith("これは記事")

@@ -124,13 +124,16 @@ class ProfileSet:
     def for_url(self, url: str | None) -> Profile | None:
         if not url:
             return None
-        host = urlsplit(url).hostname or ""
+        try:
+            host = (urlsplit(url).hostname or "").rstrip(".")
+        except ValueError:
+            return None
         best: tuple[int, Profile] | None = None
         for p in self._by_name.values():
             for d in p.domains:
-                if host == d or host.endswith("." + d):
-                    if best is None or len(d) > best[0]:
-                        best = (len(d), p)
+                # the most specific domain wins (a blog host's subdomain over its parent)
+                if (host == d or host.endswith("." + d)) and (best is None or len(d) > best[0]):
+                    best = (len(d), p)
         return best[1] if best else None
 
 
