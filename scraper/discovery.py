@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lxml import etree
 from lxml import html as lxml_html
+
+from pipelines.normalize import safe_urljoin
 
 MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit for one file
 _TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|yclid|mc_cid|mc_eid|_ga|ocid|cmpid)$", re.I)
@@ -49,12 +51,27 @@ class Sitemap:
     entries: tuple[Entry, ...] = ()
 
 
+def _join(base: str, href: str | None) -> str | None:
+    """One malformed link (`http://[bad/`, a port of `abc`) is skipped, not the whole document."""
+    url = safe_urljoin(base, href)
+    if url is None:
+        return None
+    try:
+        _ = urlsplit(url).port  # raises on a malformed port
+    except ValueError:
+        return None
+    return url
+
+
 def normalize_url(url: str) -> str:
     """Canonical form used as the state key: lower-case host, no fragment, no tracking params."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port: keep the URL as given; fetching it fails, counted
+        return url.strip()
     netloc = host
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         netloc = f"{host}:{port}"
@@ -192,7 +209,7 @@ def parse_feed(body: bytes, base_url: str) -> list[Entry]:
         return _dedupe([e for e in (_rss_item(i, base_url) for i in items) if e])
     if kind == "feed":
         base = root.get("{http://www.w3.org/XML/1998/namespace}base") or base_url
-        base = urljoin(base_url, base)
+        base = _join(base_url, base) or base_url
         entries = [c for c in root if _local(c) == "entry"]
         return _dedupe([e for e in (_atom_entry(x, base) for x in entries) if e])
     raise DiscoveryError("not_a_feed", f"root element <{kind or '?'}> is not rss, RDF or feed")
@@ -209,8 +226,8 @@ def _rss_item(item: etree._Element, base_url: str) -> Entry | None:
         link = about
     if not link:
         return None
-    url = urljoin(base_url, link)
-    if not url.startswith(("http://", "https://")):
+    url = _join(base_url, link)
+    if not url or not url.startswith(("http://", "https://")):
         return None
     date = _text(_child(item, "pubdate")) or _text(_child(item, "date"))
     return Entry(url, _text(_child(item, "title")), to_iso(date), _iso_or_raw(date))
@@ -225,7 +242,9 @@ def _atom_entry(entry: etree._Element, base: str) -> Entry | None:
                 break
     if not href:
         return None
-    url = urljoin(base, href)
+    url = _join(base, href)
+    if not url:
+        return None
     published = _text(_child(entry, "published")) or _text(_child(entry, "issued"))
     updated = _text(_child(entry, "updated")) or published
     return Entry(url, _text(_child(entry, "title")), to_iso(published or updated), _iso_or_raw(updated))
@@ -241,8 +260,8 @@ def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
             if _local(sm) != "sitemap":
                 continue
             loc = _text(_child(sm, "loc"))
-            if loc:
-                children.append(Entry(urljoin(base_url, loc), updated=_text(_child(sm, "lastmod"))))
+            if loc and _join(base_url, loc):
+                children.append(Entry(_join(base_url, loc), updated=_text(_child(sm, "lastmod"))))
         return Sitemap(children=tuple(_dedupe(children)))
     if kind == "urlset":
         entries = []
@@ -258,9 +277,9 @@ def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
                 title = _text(_child(news, "title"))
                 published = _text(_child(news, "publication_date"))
             lastmod = _text(_child(u, "lastmod"))
-            entries.append(
-                Entry(urljoin(base_url, loc), title, to_iso(published), lastmod or published)
-            )
+            joined = _join(base_url, loc)
+            if joined:
+                entries.append(Entry(joined, title, to_iso(published), lastmod or published))
         return Sitemap(entries=tuple(_dedupe(entries)))
     raise DiscoveryError("not_a_sitemap", f"root element <{kind or '?'}> is not urlset or sitemapindex")
 
@@ -276,7 +295,7 @@ def extract_links(html_text: str, base_url: str) -> list[str]:
     base = base_url
     for b in doc.iter("base"):
         if b.get("href"):
-            base = urljoin(base_url, b.get("href"))
+            base = _join(base_url, b.get("href")) or base_url
             break
     out: list[str] = []
     seen: set[str] = set()
@@ -284,7 +303,7 @@ def extract_links(html_text: str, base_url: str) -> list[str]:
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
             continue
-        url = urljoin(base, href).split("#", 1)[0]
+        url = (_join(base, href) or "").split("#", 1)[0]
         if url.startswith(("http://", "https://")) and url not in seen:
             seen.add(url)
             out.append(url)
