@@ -11,6 +11,10 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import DropItem
 
+from pipelines import Rejected
+from pipelines.jadates import parse_date
+from pipelines.normalize import normalize_field
+from pipelines.record import validate_record
 from scraper.context import CrawlContext, stat_key
 from scraper.discovery import normalize_url
 from scraper.items import ArticleItem
@@ -49,13 +53,17 @@ class ValidatePipeline(_Base):
             # Google News sitemaps and feeds carry a title and publication date; keep them
             # when the page itself gave none.
             if title and not rec.get("title"):
-                rec["title"] = title
+                rec["title"] = normalize_field(title)
             if published and not rec.get("published_at"):
-                rec["published_at"] = published
+                rec["published_at"] = parse_date(published)
             if not rec.get("url"):
                 rec["url"] = item.final_url
             if not rec.get("fetched_at"):
                 rec["fetched_at"] = item.fetched_at
+            try:
+                validate_record(rec)  # what the hints filled in must still fit the schema
+            except Rejected:
+                continue
             good.append(rec)
         if not good:
             self.inc(item.source, "rejected")
