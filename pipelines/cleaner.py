@@ -29,7 +29,7 @@ from pipelines.metadata import (
     source_values,
     trailing_byline,
 )
-from pipelines.noise import drop_element, filter_lines, load_vocabulary, remove_noise
+from pipelines.noise import drop_element, filter_lines, load_vocabulary, outermost, remove_noise
 from pipelines.normalize import normalize_text, safe_urljoin
 from pipelines.page import Page, Rejected
 from pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
@@ -151,17 +151,8 @@ def _body_elements(doc: Doc) -> list[etree._Element]:
         found = sel(doc.root)
         if found:
             # Keep outermost matches only (a selector may hit nested containers).
-            return [el for el in found if not any(o is not el and _is_ancestor(o, el) for o in found)]
+            return outermost(found)
     return []
-
-
-def _is_ancestor(a: etree._Element, b: etree._Element) -> bool:
-    node = b.getparent()
-    while node is not None:
-        if node is a:
-            return True
-        node = node.getparent()
-    return False
 
 
 def _cut_body_end(body: etree._Element, profile: Profile, removed: Counter[str]) -> None:
@@ -285,10 +276,8 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
     blocks: list[Block] = []
     for b in bodies:
         if profile and profile.blocks is not None:
-            parts = profile.blocks(b)
-            for el in parts:
-                if not any(o is not el and _is_ancestor(o, el) for o in parts):
-                    blocks.extend(element_blocks(el, roles))
+            for el in outermost(profile.blocks(b)):
+                blocks.extend(element_blocks(el, roles))
         else:
             blocks.extend(element_blocks(b, roles))
     method = "profile"

@@ -227,14 +227,24 @@ def drop_element(el: etree._Element) -> None:
     parent.remove(el)
 
 
-def _contains_any(el: etree._Element, protected: Iterable[etree._Element]) -> bool:
+def has_ancestor_in(el: etree._Element, nodes: set[etree._Element]) -> bool:
+    """Whether a proper ancestor of `el` is one of `nodes` (a set: one walk up, no pairs)."""
+    return bool(nodes) and any(a in nodes for a in el.iterancestors())
+
+
+def outermost(elements: list[etree._Element]) -> list[etree._Element]:
+    """The elements not nested in another one of the list (a selector may hit nested ones)."""
+    nodes = set(elements)
+    return [el for el in elements if not has_ancestor_in(el, nodes)]
+
+
+def _guarded(protected: Iterable[etree._Element]) -> set[etree._Element]:
+    """Protected elements and all their ancestors: removing any of them would remove the body."""
+    out: set[etree._Element] = set()
     for p in protected:
-        node = p
-        while node is not None:
-            if node is el:
-                return True
-            node = node.getparent()
-    return False
+        out.add(p)
+        out.update(p.iterancestors())
+    return out
 
 
 def remove_noise(
@@ -250,13 +260,13 @@ def remove_noise(
     any element holding more than that share of the page's text (a generic selector that hit a
     wrapper).
     """
-    protected = list(protected)
+    guarded = _guarded(protected)
     total = len(_TEXT(root)) if max_share else 0
     if isinstance(selectors, Matcher):
         # One walk in document order: a match inside an already removed element is not counted.
         dropped: set[etree._Element] = set()
         for el, kind in selectors.find(root):
-            if el.tag.lower() in _PROTECTED_TAGS or _inside(el, dropped) or _contains_any(el, protected):
+            if el.tag.lower() in _PROTECTED_TAGS or has_ancestor_in(el, dropped) or el in guarded:
                 continue
             if max_share and total and len(_TEXT(el)) > max_share * total:
                 continue
@@ -269,23 +279,12 @@ def remove_noise(
             for el in sel(root):
                 if el.getparent() is None or not isinstance(el.tag, str):
                     continue
-                if el.tag.lower() in _PROTECTED_TAGS or _contains_any(el, protected):
+                if el.tag.lower() in _PROTECTED_TAGS or el in guarded:
                     continue
                 if max_share and total and len(_TEXT(el)) > max_share * total:
                     continue
                 drop_element(el)
                 removed[kind] += 1
-
-
-def _inside(el: etree._Element, dropped: set[etree._Element]) -> bool:
-    if not dropped:
-        return False
-    node = el.getparent()
-    while node is not None:
-        if node in dropped:
-            return True
-        node = node.getparent()
-    return False
 
 
 def line_kind(text: str, rules: Iterable[tuple[str, re.Pattern[str]]]) -> str | None:
