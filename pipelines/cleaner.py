@@ -335,9 +335,18 @@ def _finish(fields: dict[str, Any], blocks: list[Block], removed: Counter[str], 
     return make_record(fields)
 
 
+# The crawler asks continuation_urls() and then clean() for the same page: the first hands its
+# parse to the second (taken once, so a mutated tree is never reused).
+_HANDOFF: list[Any] = [None, None, None]  # (page, profiles, Doc)
+
+
 def clean(page: Page, profiles: ProfileSet | None = None, *, generic_only: bool = False) -> list[dict[str, Any]]:
     """Clean one page into its records (several for a clipping page). Raises Rejected."""
-    doc = prepare(page, profiles, generic_only)
+    if not generic_only and _HANDOFF[0] is page and _HANDOFF[1] is profiles:
+        doc = _HANDOFF[2]
+        _HANDOFF[:] = [None, None, None]
+    else:
+        doc = prepare(page, profiles, generic_only)
     split = doc.profile.split if doc.profile else None
     ex = extract(doc, split_marker=split is not None)
     rules = _line_rules(doc.profile)
@@ -414,10 +423,14 @@ def _host(url: str) -> str | None:
 
 def continuation_urls(page: Page, profiles: ProfileSet | None = None) -> list[str]:
     """Next pages of the same article per the profile's `[pages] next` rules (same host only)."""
-    try:
-        doc = prepare(page, profiles)
-    except Rejected:
-        return []
+    if _HANDOFF[0] is page and _HANDOFF[1] is profiles:
+        doc = _HANDOFF[2]
+    else:
+        try:
+            doc = prepare(page, profiles)
+        except Rejected:
+            return []
+        _HANDOFF[:] = [page, profiles, doc]
     if doc.profile is None or not doc.url:
         return []
     host = _host(doc.url)

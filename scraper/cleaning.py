@@ -91,12 +91,14 @@ def process_pages(pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -
 
 
 def _may_continue(page: Any) -> bool:
-    """Skip the continuation pass (a second parse of the page) when no profile has page rules."""
+    """Skip the continuation pass when no profile has page rules."""
+    from pipelines.profiles import ProfileError
+
     try:
         profile = _PROFILES.get(page.profile) if page.profile else _PROFILES.for_url(page.url)
-    except Exception:  # noqa: BLE001 - unknown API shape: fall back to asking the cleaner
-        return True
-    return profile is not None and bool(getattr(profile, "next_pages", True))
+    except ProfileError:
+        return False  # an unknown forced profile: clean() reports it
+    return profile is not None and bool(profile.next_pages)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:

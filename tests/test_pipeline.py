@@ -151,3 +151,20 @@ def test_pathological_jsonld_is_skipped():
     head = "<script type='application/ld+json'>" + "[" * 200000 + "</script>"
     rec = clean(Page(url="https://example.org/a", body=html("<article>" + ARTICLE + "</article>", head)))[0]
     assert rec["text"].startswith("これは記事")
+
+
+def test_continuation_then_clean_parses_once_and_stays_correct(profiles):
+    from unittest import mock
+
+    from kirinuki.inputs import load_page
+    from pipelines import cleaner, continuation_urls
+    from tests.conftest import FIXTURES
+
+    page = load_page(str(FIXTURES / "newsweekjapan" / "2024-02-01_two-page-story.html"))
+    parses = []
+    real = cleaner.parse_html
+    with mock.patch.object(cleaner, "parse_html", side_effect=lambda t: parses.append(1) or real(t)):
+        assert continuation_urls(page, profiles)[0].endswith("post-103800_2.php")
+        first = clean(page, profiles)
+        again = clean(page, profiles)  # the hand-off is taken once: a fresh parse, same record
+    assert len(parses) == 2 and first == again
