@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from pipelines import refine
-from pipelines.blocks import Block, element_blocks
+from pipelines.blocks import Block, element_blocks, text_of
 from pipelines.noise import drop_element
 from pipelines.normalize import normalize_text
 
@@ -111,7 +111,7 @@ def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[B
 
 def paragraph_chars(tree: etree._Element) -> int:
     """Characters of text inside `<p>` elements: a cheap size of the page's prose."""
-    return sum(len(_TEXT(p).strip()) for p in tree.iter("p"))
+    return sum(len(text_of(p).strip()) for p in tree.iter("p"))
 
 
 SINGLE_BLOCK_DUMP = 300  # characters: one block this long is a dump, not an article
@@ -188,9 +188,9 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
         elif _covered(words, ours):
             parts.append(("ours", []))
         else:
-            total = len(_TEXT(b)) or 1
-            prose = sum(len(_TEXT(p)) for p in b.iter("p"))
-            linked = sum(len(_TEXT(a)) for a in b.iter("a"))
+            total = len(text_of(b)) or 1
+            prose = sum(len(text_of(p)) for p in b.iter("p"))
+            linked = sum(len(text_of(a)) for a in b.iter("a"))
             parts.append(("new" if prose >= 0.7 * total and linked <= 0.2 * total else "skip", chunk))
     kinds = [k for k, _ in parts]
     if "ours" not in kinds or "new" not in kinds:
@@ -209,7 +209,6 @@ TEASER_MIN_LINK = 12  # a headline, not keyword links (place names linked to top
 _LIST_ITEMS = frozenset({"li", "dt", "dd"})
 # Only candidates holding a link are looked at; text is concatenated in C, not via itertext().
 _LINKED_BLOCKS = etree.XPath(" | ".join(f"//{t}[.//a]" for t in TEASER_TAGS))
-_TEXT = etree.XPath("string()")
 
 
 def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
@@ -225,10 +224,10 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
         parent = el.getparent()
         if parent is None:
             continue
-        chars = len(_TEXT(el).strip())
+        chars = len(text_of(el).strip())
         if not chars or chars > TEASER_MAX_CHARS:
             continue
-        links = [_TEXT(a).strip() for a in el.iter("a")]
+        links = [text_of(a).strip() for a in el.iter("a")]
         if sum(map(len, links)) < TEASER_LINK_SHARE * chars:
             continue
         if links[0].startswith(("http", "www.")) or max(map(len, links)) < TEASER_MIN_LINK:

@@ -20,10 +20,9 @@ from collections import Counter
 
 from lxml import etree
 
-from pipelines.blocks import Block, element_blocks
+from pipelines.blocks import Block, element_blocks, text_of
 from pipelines.normalize import normalize_text
 
-_TEXT = etree.XPath("string()")
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _HR = "\ue000hr\ue000"  # a horizontal rule in the content cell: a section boundary
 
@@ -117,7 +116,7 @@ def _prose_chars(el: etree._Element) -> int:
 def _title_cell(tree: etree._Element, title: str) -> tuple[etree._Element, etree._Element] | None:
     """The innermost `<td>` holding the title heading, and the heading."""
     for h in tree.iter(*_HEADINGS):
-        if not _similar_title(normalize_text(_TEXT(h)), title):
+        if not _similar_title(normalize_text(text_of(h)), title):
             continue
         node = h.getparent()
         while node is not None and node.tag != "td":
@@ -147,13 +146,13 @@ def _cell_blocks(cell: etree._Element, heading: etree._Element) -> list[Block]:
     for tr in list(box.iter("tr")):
         if tr.find(".//table") is not None:
             continue
-        cells = [normalize_text(_TEXT(c)) for c in tr if c.tag in ("td", "th")]
+        cells = [normalize_text(text_of(c)) for c in tr if c.tag in ("td", "th")]
         text = ROW_SEP.join(c for c in cells if c)
         tail = tr.tail
         tr.clear()
         tr.tag, tr.text, tr.tail = "p", text, tail
     blocks = element_blocks(box)
-    if blocks and _similar_title(blocks[0].text, normalize_text(_TEXT(heading))):
+    if blocks and _similar_title(blocks[0].text, normalize_text(text_of(heading))):
         blocks = blocks[1:]
     # Captions, photo notes, byline and date lines between the headline and the first sentence
     # are not body text.
@@ -193,7 +192,7 @@ def table_layout_blocks(tree: etree._Element, blocks: list[Block], title: str | 
     cell_prose = _prose_chars(cell)
     if not cell_prose or cell_prose < CELL_PROSE_SHARE * page_prose:
         return blocks
-    if not _looks_dumped(blocks, _squeeze(normalize_text(_TEXT(cell))), title):
+    if not _looks_dumped(blocks, _squeeze(normalize_text(text_of(cell))), title):
         return blocks
     ours = _cell_blocks(cell, heading)
     if not any(is_prose(b.text) for b in ours):

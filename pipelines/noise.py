@@ -17,13 +17,12 @@ from pathlib import Path
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from pipelines.blocks import Block
+from pipelines.blocks import Block, text_of
 
 VOCABULARY_FILE = Path(__file__).with_name("noise_vocabulary.toml")
 SHORT_LINE = 80
 _PROTECTED_TAGS = frozenset({"html", "body", "main"})
 # All text under an element, concatenated in C (twice as fast as joining itertext()).
-_TEXT = etree.XPath("string()")
 
 
 # One compound selector without combinators: `tag`, `.cls`, `#id`, `[attr]`, `[attr OP "v"]`.
@@ -261,14 +260,14 @@ def remove_noise(
     wrapper).
     """
     guarded = _guarded(protected)
-    total = len(_TEXT(root)) if max_share else 0
+    total = len(text_of(root)) if max_share else 0
     if isinstance(selectors, Matcher):
         # One walk in document order: a match inside an already removed element is not counted.
         dropped: set[etree._Element] = set()
         for el, kind in selectors.find(root):
             if el.tag.lower() in _PROTECTED_TAGS or has_ancestor_in(el, dropped) or el in guarded:
                 continue
-            if max_share and total and len(_TEXT(el)) > max_share * total:
+            if max_share and total and len(text_of(el)) > max_share * total:
                 continue
             drop_element(el)
             dropped.add(el)
@@ -281,7 +280,7 @@ def remove_noise(
                     continue
                 if el.tag.lower() in _PROTECTED_TAGS or el in guarded:
                     continue
-                if max_share and total and len(_TEXT(el)) > max_share * total:
+                if max_share and total and len(text_of(el)) > max_share * total:
                     continue
                 drop_element(el)
                 removed[kind] += 1
