@@ -17,7 +17,6 @@ from lxml import etree
 
 from pipelines.blocks import Block
 from pipelines.jsonld import article_objects
-from pipelines.metadata import meta_values
 from pipelines.normalize import normalize_text
 
 _WORD_RE = re.compile(r"\w+")
@@ -266,7 +265,13 @@ LEAD_MIN_CHARS = 40
 
 
 def _descriptions(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> list[str]:
-    out = [v for key in ("og:description", "description", "twitter:description") for v in meta_values(root, key)]
+    # property/name only: itemprop descriptions (the shared meta index has them) are often a
+    # teaser unlike the printed lead (article-extraction F1 -0.0004 with them)
+    out = []
+    for m in root.iter("meta"):
+        key = (m.get("property") or m.get("name") or "").lower()
+        if key in ("og:description", "description", "twitter:description") and m.get("content"):
+            out.append(m.get("content"))
     out.extend(o["description"] for o in article_objects(list(jsonld)) if isinstance(o.get("description"), str))
     return out
 
