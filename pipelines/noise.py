@@ -10,7 +10,7 @@ import re
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -201,6 +201,8 @@ class Vocabulary:
     selectors: Mapping[str, tuple[CSSSelector, ...]]
     lines: tuple[tuple[str, re.Pattern[str]], ...]
     matcher: Matcher | None = None
+    # regexes used in one place only by the generic path (trailing prompts, teaser labels...)
+    positional: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -209,7 +211,8 @@ def load_vocabulary() -> Vocabulary:
         data = tomllib.load(fh)
     selectors = {k: tuple(CSSSelector(s) for s in v) for k, v in data.get("selectors", {}).items()}
     lines = tuple((k, re.compile(r)) for k, v in data.get("lines", {}).items() for r in v)
-    return Vocabulary(selectors, lines, Matcher(selectors))
+    positional = {k: re.compile(v, re.I) for k, v in data.get("positional", {}).items()}
+    return Vocabulary(selectors, lines, Matcher(selectors), positional)
 
 
 def drop_element(el: etree._Element) -> None:

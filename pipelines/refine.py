@@ -17,6 +17,7 @@ from lxml import etree
 
 from pipelines.blocks import Block
 from pipelines.jsonld import article_objects
+from pipelines.noise import load_vocabulary
 from pipelines.normalize import normalize_text
 
 _WORD_RE = re.compile(r"\w+")
@@ -85,24 +86,7 @@ TAIL_MAX_BLOCKS = 12
 TAIL_MAX_CHARS = 300
 # Newsletter and follow-us prompts, tip lines, donation calls, credit lines and copyright notices
 # in the languages of the benchmarks; only ever matched on the last blocks of a text.
-_TAIL_RE = re.compile(
-    r"\b(newsletters?|sign up|subscrib(e|ing)|abonnier\w*|abonnez|suscr[ií]b\w+|iscriviti|"
-    r"prenumerera|nyhetsbrev|follow (us|[\w.]+) on|folg(e|en sie) (uns|\w+) auf|suivez-nous|"
-    r"got a story|have a (story|tip)|story to tell|email us|all rights reserved|"
-    r"alle rechte vorbehalten|tous droits réservés|derechos reservados|"
-    r"contributed (to )?(this )?report(ing)?|additional reporting|reporting by|editing by|"
-    r"writing by|mit material (von|der)|spende|donat(e|ion)|support (our|independent) journalism|"
-    r"unterstützen sie|our standards|trust principles|write to|reach the (reporters?|authors?|writers?)|"
-    r"contact the (reporters?|authors?)|e-?mail (us|me|him|her|the \w+)|error (has )?occurred|"
-    r"try again later|error processing|you may also like|tell us what you think|"
-    r"personal, non-commercial use|delivered (to|through) your (inbox|letterbox|door)|"
-    r"if you (enjoyed|liked) this|click here (for|to) (more|subscribe|sign)|"
-    r"follow .{1,40} on (facebook|twitter|instagram|x|youtube|linkedin|tiktok|google news))\b"
-    r"|^(read more|mehr zum thema|lesen sie auch|leia também|lee también|leggi anche|les også|"
-    r"läs också|also read|read next|more)\s*:"
-    r"|^(source|sources|fonte|fontes|quelle|fuente|fuentes)\s*:|^more [\w .&]{1,30}:\s*https?://",
-    re.I,
-)
+_TAIL_RE = load_vocabulary().positional["tail"]  # noise_vocabulary.toml [positional]
 FRAGMENT_MAX_CHARS = 60
 _SENTENCE_END_RE = re.compile(r"[.!?。！？»\"”’)\]:…]$")
 
@@ -219,21 +203,9 @@ def drop_headline(blocks: list[Block], title: str | None, removed: Counter[str])
 
 
 # "Read also:" labels left behind by removed teaser links, and photo credit lines.
-_LABEL_RE = re.compile(
-    r"^(also read|read more|read next|read also|more|see also|related|lesen sie auch|lesen sie mehr|"
-    r"mehr zum thema|auch interessant|les også|läs också|læs også|lue myös|leia também|leia mais|"
-    r"lee también|lea también|leggi anche|à lire aussi|lire aussi|voir aussi|czytaj też|"
-    r"czytaj także|читайте также|baca juga)\s*[:|»>-]"
-    r"|^(image|images|photo|photos|foto|fotos|bild|picture|pictures|credit|credits|фото|kuva|"
-    r"zdjęcie|imagen)\s*(credit)?\s*[:：]",
-    re.I,
-)
+_LABEL_RE = load_vocabulary().positional["label"]  # noise_vocabulary.toml [positional]
 LABEL_MAX_CHARS = 200
-_READING_TIME_RE = re.compile(
-    r"^(\d{1,3}\s*(min(ute)?s?\.?|minutes?)\s*(read|de leitura|lesezeit|lesedauer|lecture)|"
-    r"(reading time|tempo de leitura|lesezeit|lesedauer|temps de lecture|tiempo de lectura)\s*:?\s*\d{1,3}\s*\w*)$",
-    re.I,
-)
+_READING_TIME_RE = load_vocabulary().positional["reading_time"]  # noise_vocabulary.toml [positional]
 
 
 def _is_doubled(text: str) -> bool:
