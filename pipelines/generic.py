@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class GenericResult:
     blocks: list[Block]
-    meta: dict[str, Any] = field(default_factory=dict)
     removed: Counter[str] = field(default_factory=Counter)
 
 
@@ -259,7 +258,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
         # Full mode compares with readability/jusText and never falls back to a raw dump first.
         blocks = _trafilatura(tree, url, fast=False) or blocks
     if not blocks or _only_links(tree, blocks):
-        return GenericResult([], {}, removed)
+        return GenericResult([], removed)
     if sum(len(b.text) for b in blocks) < CHUNK_MAX_SHARE * prose:  # else no prose is left out
         blocks = merge_body_chunks(tree, blocks)
     blocks = refine.vote_article_body(blocks, refine.article_body(jsonld), removed)
@@ -268,4 +267,4 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     blocks = refine.drop_headline(blocks, title, removed)
     blocks = refine.drop_label_lines(blocks, removed)
     blocks = refine.add_lead(blocks, refine.find_lead(tree, jsonld, blocks), title)
-    return GenericResult(blocks, {}, removed)
+    return GenericResult(blocks, removed)
