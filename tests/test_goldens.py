@@ -34,3 +34,16 @@ def test_golden(fx, profiles):
             f"{fx.name}: output differs from expected (if intended, run `{REGEN_COMMAND} --only {fx.html.name}`)\n"
             + diff_expected(fx, records, expected)
         )
+
+
+def test_every_profile_has_a_fixture_on_its_profile_path():
+    """A profile without a fixture, or one whose selectors silently fell back to the generic
+    path, would go unnoticed: every shipped profile must produce a profile-path record."""
+    from pipelines import load_profiles
+
+    covered = set()
+    for fx in FIXTURE_LIST:
+        for rec in load_meta(fx).get("expected", []):
+            if rec["extraction"]["method"] in ("profile", "clipping"):
+                covered.add(rec["extraction"]["profile"])
+    assert set(load_profiles().names()) <= covered, set(load_profiles().names()) - covered
