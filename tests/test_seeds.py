@@ -29,3 +29,30 @@ def seed_span(path, start: str, end: str) -> list[str]:
 def test_record_paragraphs_equal_the_seed_article(fixture, seed, start, end, profiles):
     rec = clean(load_page(str(FIXTURES / fixture)), profiles)[0]
     assert [b["text"] for b in rec["blocks"]] == seed_span(SEEDS / seed, start, end)
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds not present")
+def test_curation_record_equals_seed_004(profiles):
+    """Seed 004 minus what CLEANING.md calls noise: the cited article's 公開日 line, the
+    "さらに読む ⇒出典/画像元: URL" phrase (the capture glued the URL to the next paragraph),
+    and everything from "次のページを読む ⇒" on. Line 1 is title + subtitle."""
+    import re
+
+    lines = [line.strip() for line in (SEEDS / "004_36447e187e7b42eb.txt").read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    want, cited = [], []
+    for line in lines[1:]:
+        if line.startswith("次のページを読む"):
+            break
+        if line.startswith("公開日:"):
+            continue
+        m = re.match(r"^さらに読む ⇒.*?出典/画像元: (https?://[\x21-\x7e]+?)(?=[^\x00-\x7f])(.*)$", line)
+        if m:
+            cited.append(m.group(1))
+            want.append(m.group(2))
+        else:
+            want.append(line)
+    rec = clean(load_page(str(FIXTURES / "curation" / "2025-03-01_us-russia-relations.html")), profiles)[0]
+    assert [b["text"] for b in rec["blocks"]] == want
+    assert rec["citations"][: len(cited)] == cited
+    assert lines[0] == rec["title"] + rec["subtitle"]
