@@ -50,6 +50,10 @@ class SourceOffsiteMiddleware:
         return None
 
 
+# A robots.txt asking for more than this between requests would stall a run; cap it.
+MAX_CRAWL_DELAY = 60.0
+
+
 class SafeRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, minus a bypass: requests that arrive while robots.txt is
     still downloading await one shared Deferred, and once the first awaiter's asyncio adapter
@@ -65,6 +69,22 @@ class SafeRobotsTxtMiddleware(RobotsTxtMiddleware):
             if stored is not None and not isinstance(stored, Deferred):
                 return stored
         return rp
+
+    def process_request_2(self, rp: Any, request: Request) -> None:
+        """Also obey robots.txt `Crawl-delay`: the site's download slot never waits less.
+
+        Re-applied on every request, because AutoThrottle moves the slot's delay as it goes."""
+        super().process_request_2(rp, request)
+        if rp is None:
+            return
+        agent = self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent)
+        delay = rp.crawl_delay(agent)
+        if not delay:
+            return
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is not None:
+            slot.delay = max(slot.delay, min(float(delay), MAX_CRAWL_DELAY))
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
