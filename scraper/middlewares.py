@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import signals
@@ -122,13 +125,22 @@ class BackoffDelayMiddleware:
         return None
 
 
-def _retry_after(value: bytes | None) -> float | None:
+def _retry_after(value: bytes | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110)."""
     if not value:
         return None
+    text = value.decode("latin-1").strip()
     try:
-        return max(0.0, float(value.decode("latin-1").strip()))
+        return max(0.0, float(text))
     except ValueError:
-        return None  # HTTP-date form: fall back to exponential backoff
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None  # unreadable: exponential backoff decides
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class SlotAwareAutoThrottle(AutoThrottle):
