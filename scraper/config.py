@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -215,30 +216,9 @@ def _parse_source(raw: Any, crawl: CrawlSettings, where: str, index: int) -> Sou
         _check_url(raw["mirror_of"], label, "mirror_of")
         parts = urlsplit(raw["mirror_of"])
         kw["mirror_of"] = f"{parts.scheme}://{parts.netloc}"
-    max_articles = crawl.max_articles
-    if "max_articles" in raw:
-        max_articles = _int(raw["max_articles"], label, "max_articles", minimum=0)
-    kw["max_articles"] = max_articles
-    kw["max_listing_pages"] = (
-        _int(raw["max_listing_pages"], label, "max_listing_pages", minimum=1)
-        if "max_listing_pages" in raw else crawl.max_listing_pages
-    )
-    kw["download_delay"] = (
-        _number(raw["download_delay"], label, "download_delay", minimum=0.0)
-        if "download_delay" in raw else crawl.download_delay
-    )
-    kw["download_timeout"] = (
-        _number(raw["download_timeout"], label, "download_timeout", minimum=0.1)
-        if "download_timeout" in raw else crawl.download_timeout
-    )
-    kw["concurrent_requests"] = (
-        _int(raw["concurrent_requests"], label, "concurrent_requests", minimum=1)
-        if "concurrent_requests" in raw else crawl.concurrent_requests
-    )
-    kw["autothrottle"] = (
-        _bool(raw["autothrottle"], label, "autothrottle")
-        if "autothrottle" in raw else crawl.autothrottle
-    )
+    # Per-source overrides of the [crawl] defaults: each read with its checker, else inherited.
+    for key, check in _SOURCE_OVERRIDES:
+        kw[key] = check(raw[key], label, key) if key in raw else getattr(crawl, key)
     return Source(**kw)
 
 
@@ -251,6 +231,16 @@ def _check_keys(raw: dict[str, Any], allowed: set[str], label: str) -> None:
     for key in raw:
         if key not in allowed:
             raise SourcesError(f"{label}: unknown key {key!r}{_did_you_mean(key, allowed)}")
+
+
+_SOURCE_OVERRIDES: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
+    ("max_articles", lambda v, label, key: _int(v, label, key, minimum=0)),
+    ("max_listing_pages", lambda v, label, key: _int(v, label, key, minimum=1)),
+    ("download_delay", lambda v, label, key: _number(v, label, key, minimum=0.0)),
+    ("download_timeout", lambda v, label, key: _number(v, label, key, minimum=0.1)),
+    ("concurrent_requests", lambda v, label, key: _int(v, label, key, minimum=1)),
+    ("autothrottle", lambda v, label, key: _bool(v, label, key)),
+)
 
 
 def _number(v: Any, label: str, key: str, minimum: float) -> float:
