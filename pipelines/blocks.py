@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
@@ -47,20 +47,46 @@ def _kind_for(tag: str, outer: str) -> str:
     return outer
 
 
+class BlockBuffer:
+    """Inline text collected until a block boundary, then emitted as one normalized Block.
+
+    Shared by the HTML walker here and the walker over trafilatura's output (generic.py): they
+    differ in which tags end a block, not in how text becomes blocks."""
+
+    __slots__ = ("out", "_parts")
+
+    def __init__(self) -> None:
+        self.out: list[Block] = []
+        self._parts: list[str] = []
+
+    def add(self, text: str | None) -> None:
+        if text:
+            self._parts.append(text)
+
+    def flush(self, kind: str, role: str | None = None) -> None:
+        if self._parts:
+            text = normalize_text("".join(self._parts))
+            self._parts.clear()
+            if text:
+                self.out.append(Block(kind, text, role))
+
+    def walk_children(self, node: etree._Element, kind: str,
+                      walk: Callable[[etree._Element, str], None]) -> None:
+        """The node's text, then each child (through `walk`) and its tail, in document order."""
+        self.add(node.text)
+        for child in node:
+            walk(child, kind)
+            self.add(child.tail)
+
+
 def element_blocks(root: etree._Element, roles: Mapping[etree._Element, str] | None = None) -> list[Block]:
     """Blocks of one subtree; every `<br>`, block element and role element ends a block."""
-    out: list[Block] = []
-    buf: list[str] = []
+    buf = BlockBuffer()
     roles = roles or {}
     role_stack: list[str | None] = [None]
 
     def flush(kind: str) -> None:
-        if not buf:
-            return
-        text = normalize_text("".join(buf))
-        buf.clear()
-        if text:
-            out.append(Block(kind, text, role_stack[-1]))
+        buf.flush(kind, role_stack[-1])
 
     def walk(node: etree._Element, kind: str) -> None:
         role = roles.get(node)
@@ -89,18 +115,13 @@ def element_blocks(root: etree._Element, roles: Mapping[etree._Element, str] | N
         if is_block:
             flush(kind)
             kind = _kind_for(tag, kind)
-        if node.text:
-            buf.append(node.text)
-        for child in node:
-            walk(child, kind)
-            if child.tail:
-                buf.append(child.tail)
+        buf.walk_children(node, kind, walk)
         if is_block:
             flush(kind)
 
     walk(root, "paragraph")
     flush("paragraph")
-    return out
+    return buf.out
 
 
 def blocks_text(blocks: list[Block]) -> str:

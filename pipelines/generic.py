@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from pipelines import refine
-from pipelines.blocks import Block, element_blocks, text_of
+from pipelines.blocks import Block, BlockBuffer, element_blocks, text_of
 from pipelines.noise import drop_element
 from pipelines.normalize import normalize_text
 
@@ -46,47 +46,33 @@ def body_blocks(body: etree._Element) -> list[Block]:
     list item holding paragraphs. `<lb/>` ends a block; a table row is one block, cells joined
     with " | ". Inside a quote everything is quote; inside a list item, list item.
     """
-    out: list[Block] = []
-    buf: list[str] = []
-
-    def flush(kind: str) -> None:
-        if buf:
-            text = normalize_text("".join(buf))
-            buf.clear()
-            if text:
-                out.append(Block(kind, text))
+    buf = BlockBuffer()
 
     def walk(node: etree._Element, kind: str) -> None:
         tag = node.tag
         if not isinstance(tag, str) or tag == "graphic":
             return
         if tag == "lb":
-            flush(kind)
+            buf.flush(kind)
             return
         if tag == "row":
-            flush(kind)
+            buf.flush(kind)
             cells = [normalize_text(" ".join(c.itertext())) for c in node]
-            text = " | ".join(c for c in cells if c)
-            if text:
-                out.append(Block(kind, text))
+            buf.add(" | ".join(c for c in cells if c))
+            buf.flush(kind)
             return
         block = tag in _TRAF_BLOCKS
         if block:
-            flush(kind)
+            buf.flush(kind)
             if kind == "paragraph" and _TRAF_BLOCKS[tag]:
                 kind = _TRAF_BLOCKS[tag]
-        if node.text:
-            buf.append(node.text)
-        for child in node:
-            walk(child, kind)
-            if child.tail:
-                buf.append(child.tail)
+        buf.walk_children(node, kind, walk)
         if block:
-            flush(kind)
+            buf.flush(kind)
 
     walk(body, "paragraph")
-    flush("paragraph")
-    return out
+    buf.flush("paragraph")
+    return buf.out
 
 
 def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[Block] | None:
