@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kirinuki.pipelines import Page, Rejected, clean, cleaner, load_profiles  # noqa: E402
+from kirinuki.pipelines.encoding import decode  # noqa: E402
+from kirinuki.pipelines.record import dumps  # noqa: E402
+
 from kirinuki.evaluate import read_html, read_manifest, select  # noqa: E402
-from pipelines import Page, Rejected, clean, cleaner, load_profiles  # noqa: E402
-from pipelines.encoding import decode  # noqa: E402
-from pipelines.record import dumps  # noqa: E402
 
 STAGES = (
     "decode", "parse_html", "parse_jsonld", "detect_paywall", "extract_metadata", "remove_noise",
@@ -73,7 +74,7 @@ def main() -> int:
     for name in STAGES:
         if hasattr(cleaner, name):
             _wrap(name)
-    from pipelines import generic, refine
+    from kirinuki.pipelines import generic, refine
 
     for name in GENERIC_STAGES:
         _wrap(name, generic, "  generic." + name)

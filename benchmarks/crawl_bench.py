@@ -4,7 +4,7 @@
 
 For each size: generate N news-like article pages (navigation, ranking, related links, footer
 around 8-12 paragraphs), serve them from a loopback server with a sitemap index, crawl them with
-`python -m scraper` (robots.txt obeyed, no delay, AutoThrottle off, 16 requests at a time), then
+`python -m kirinuki.scraper` (robots.txt obeyed, no delay, AutoThrottle off, 16 requests at a time), then
 clean the same files offline with `kirinuki clean -j N`. Prints pages/s for both, the ratio
 (crawl+clean / clean: near 1.0 means the crawl keeps the cleaning workers busy and cleaning does
 not starve the downloads), and the peak RSS of the crawler process and of one cleaning worker
@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from scraper import sitegen  # noqa: E402
-from scraper.demo import to_toml  # noqa: E402
-from scraper.siteserver import Resource, SiteServer  # noqa: E402
+from kirinuki.scraper import sitegen  # noqa: E402
+from kirinuki.scraper.demo import to_toml  # noqa: E402
+from kirinuki.scraper.siteserver import Resource, SiteServer  # noqa: E402
 
 TOPICS = ["経済", "政治", "国際", "社会", "科学", "スポーツ", "文化", "地域"]
 PHRASES = [
@@ -93,7 +93,7 @@ def crawl(srv: SiteServer, work: Path, workers: int | None) -> dict:
         "download_delay": 0.0, "concurrent_requests": 16, "autothrottle": False}]}))
     out = work / "out"
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "scraper", "--sources", str(sources), "-o", str(out),
+    subprocess.run([sys.executable, "-m", "kirinuki.scraper", "--sources", str(sources), "-o", str(out),
                     "--no-progress"], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t
     summary = json.loads(next(out.glob("*.summary.json")).read_text())

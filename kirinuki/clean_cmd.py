@@ -12,9 +12,9 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from kirinuki.inputs import discover, load_page
-from pipelines import Rejected
-from pipelines.profiles import ProfileError, ProfileSet, load_profiles
-from pipelines.record import dumps
+from kirinuki.pipelines import Rejected
+from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
+from kirinuki.pipelines.record import dumps
 
 _PROFILES: ProfileSet | None = None
 _OPTS: dict[str, Any] = {}
@@ -40,7 +40,7 @@ def _init(extra_dirs: list[str], opts: dict[str, Any]) -> None:
 
 def clean_file(path: str) -> tuple[str, list[str], str | None, str | None]:
     """Worker: (path, JSON lines, reject reason, message). Never raises for a bad page."""
-    from pipelines import clean
+    from kirinuki.pipelines import clean
 
     try:
         page = load_page(path, _OPTS.get("url"), _OPTS.get("content_type"), _OPTS.get("profile"))

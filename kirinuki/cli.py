@@ -12,7 +12,7 @@ from kirinuki import clean_cmd
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    from pipelines.profiles import ProfileError, load_profile_file, profile_dirs
+    from kirinuki.pipelines.profiles import ProfileError, load_profile_file, profile_dirs
 
     rows, bad = [], 0
     for d in profile_dirs(args.profiles_dir):
@@ -74,6 +74,9 @@ def _fixtures(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kirinuki", description="Turn noisy news pages into clean article JSON.")
+    from kirinuki import __version__
+
+    parser.add_argument("--version", action="version", version=f"kirinuki {__version__}")
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -94,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module, help_ in (
         ("eval", "kirinuki.evaluate", "measure extraction quality on a gold manifest"),
-        ("crawl", "scraper.command", "crawl configured sources"),
+        ("crawl", "kirinuki.scraper.command", "crawl configured sources"),
     ):
         p = sub.add_parser(name, help=help_)
         try:

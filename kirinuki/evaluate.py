@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines import Page, Rejected, clean
-from pipelines.encoding import decode
-from pipelines.profiles import ProfileError, ProfileSet, load_profiles
-from pipelines.record import dumps
+from kirinuki.pipelines import Page, Rejected, clean
+from kirinuki.pipelines.encoding import decode
+from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
+from kirinuki.pipelines.record import dumps
 
 _WORD_RE = re.compile(r"\w+")
 _CHAR_RE = re.compile(r"[^\W_]")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from kirinuki.inputs import is_html_name, load_page
-from pipelines import Rejected, clean
-from pipelines.profiles import ProfileSet
+from kirinuki.pipelines import Rejected, clean
+from kirinuki.pipelines.profiles import ProfileSet
 
 REGEN_COMMAND = "kirinuki fixtures regen"
 

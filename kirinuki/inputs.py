@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines import Page, Rejected
+from kirinuki.pipelines import Page, Rejected
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 MAX_GZIP_OUTPUT = 256 * 1024 * 1024

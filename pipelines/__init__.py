@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.page import Page, Rejected
+from kirinuki.pipelines.page import Page, Rejected
 
 __all__ = ["Page", "Rejected", "clean", "clean_pages", "continuation_urls", "load_profiles"]
 
@@ -10,11 +10,11 @@ __all__ = ["Page", "Rejected", "clean", "clean_pages", "continuation_urls", "loa
 def __getattr__(name: str):
     # Lazy so that `from pipelines import Page` stays cheap for the crawler's workers.
     if name in {"clean", "clean_pages", "continuation_urls"}:
-        from pipelines import cleaner as _clean
+        from kirinuki.pipelines import cleaner as _clean
 
         return getattr(_clean, name)
     if name == "load_profiles":
-        from pipelines.profiles import load_profiles
+        from kirinuki.pipelines.profiles import load_profiles
 
         return load_profiles
     raise AttributeError(name)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from kirinuki.pipelines.normalize import normalize_text
 from lxml import etree
-
-from pipelines.normalize import normalize_text
 
 BLOCK_TYPES = ("paragraph", "heading", "quote", "list_item")
 

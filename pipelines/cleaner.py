@@ -10,16 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
-from lxml import etree
-
-from pipelines import clippings as clip
-from pipelines.blocks import Block, blocks_text, element_blocks
-from pipelines.encoding import Decoded, decode
-from pipelines.generic import generic_extract
-from pipelines.jsonld import parse_jsonld
-from pipelines.language import detect_language
-from pipelines.layout import refine_layout
-from pipelines.metadata import (
+from kirinuki.pipelines import clippings as clip
+from kirinuki.pipelines.blocks import Block, blocks_text, element_blocks
+from kirinuki.pipelines.encoding import Decoded, decode
+from kirinuki.pipelines.generic import generic_extract
+from kirinuki.pipelines.jsonld import parse_jsonld
+from kirinuki.pipelines.language import detect_language
+from kirinuki.pipelines.layout import refine_layout
+from kirinuki.pipelines.metadata import (
     dateline_author,
     extract_metadata,
     htmldate_fallback,
@@ -29,12 +27,19 @@ from pipelines.metadata import (
     source_values,
     trailing_byline,
 )
-from pipelines.noise import drop_element, filter_lines, load_vocabulary, outermost, remove_noise
-from pipelines.normalize import normalize_text, safe_urljoin
-from pipelines.page import Page, Rejected
-from pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
-from pipelines.profiles import Profile, ProfileSet, load_profiles
-from pipelines.record import make_record, pipeline_version
+from kirinuki.pipelines.noise import (
+    drop_element,
+    filter_lines,
+    load_vocabulary,
+    outermost,
+    remove_noise,
+)
+from kirinuki.pipelines.normalize import normalize_text, safe_urljoin
+from kirinuki.pipelines.page import Page, Rejected
+from kirinuki.pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
+from kirinuki.pipelines.profiles import Profile, ProfileSet, load_profiles
+from kirinuki.pipelines.record import make_record, pipeline_version
+from lxml import etree
 
 MAX_BYTES = 64 * 1024 * 1024
 GENERIC_MIN_DUPLICATE = 100

@@ -12,9 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timezone
 
-from pipelines.blocks import Block
-from pipelines.jadates import JST, parse_date
-from pipelines.profiles import SplitRule
+from kirinuki.pipelines.blocks import Block
+from kirinuki.pipelines.jadates import JST, parse_date
+from kirinuki.pipelines.profiles import SplitRule
 
 SPLIT_SENTINEL = "@@KIRINUKI-SPLIT@@"
 _PART_MARK = re.compile(r"^\(\d{1,2}\)$")

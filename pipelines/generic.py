@@ -18,12 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kirinuki.pipelines import refine
+from kirinuki.pipelines.blocks import Block, BlockBuffer, element_blocks, text_of
+from kirinuki.pipelines.noise import drop_element
+from kirinuki.pipelines.normalize import normalize_text
 from lxml import etree
-
-from pipelines import refine
-from pipelines.blocks import Block, BlockBuffer, element_blocks, text_of
-from pipelines.noise import drop_element
-from pipelines.normalize import normalize_text
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,9 @@ import copy
 import re
 from collections import Counter
 
+from kirinuki.pipelines.blocks import Block, element_blocks, text_of
+from kirinuki.pipelines.normalize import normalize_text
 from lxml import etree
-
-from pipelines.blocks import Block, element_blocks, text_of
-from pipelines.normalize import normalize_text
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _HR = "\ue000hr\ue000"  # a horizontal rule in the content cell: a section boundary

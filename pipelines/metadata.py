@@ -6,12 +6,11 @@ import re
 from datetime import UTC, timedelta, timezone
 from typing import Any
 
+from kirinuki.pipelines.jadates import JST, parse_date
+from kirinuki.pipelines.jsonld import article_objects, is_person, resolve
+from kirinuki.pipelines.normalize import normalize_field, normalize_text, safe_urljoin
+from kirinuki.pipelines.profiles import Profile, Source, parse_source
 from lxml import etree
-
-from pipelines.jadates import JST, parse_date
-from pipelines.jsonld import article_objects, is_person, resolve
-from pipelines.normalize import normalize_field, normalize_text, safe_urljoin
-from pipelines.profiles import Profile, Source, parse_source
 
 # Generic sources, tried after the profile's own (a profile only lists what differs).
 _DEFAULTS: dict[str, list[str]] = {

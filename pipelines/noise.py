@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from kirinuki.pipelines.blocks import Block, text_of
 from lxml import etree
 from lxml.cssselect import CSSSelector
-
-from pipelines.blocks import Block, text_of
 
 VOCABULARY_FILE = Path(__file__).with_name("noise_vocabulary.toml")
 SHORT_LINE = 80

@@ -21,6 +21,15 @@ class Page:
     profile: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A caller holding decoded text (a notebook, a Scrapy `response.text`) may pass `str`:
+        # it is stored as UTF-8 and labelled so, since the declared charset no longer applies.
+        if isinstance(self.body, str):
+            object.__setattr__(self, "body", self.body.encode("utf-8", "surrogatepass"))
+            object.__setattr__(self, "content_type", "text/html; charset=utf-8")
+        elif not isinstance(self.body, bytes):
+            object.__setattr__(self, "body", bytes(self.body))
+
 
 class Rejected(Exception):
     """A page that yields no record, with a machine-readable reason (counted in run summaries)."""

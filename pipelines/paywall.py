@@ -10,11 +10,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kirinuki.pipelines.blocks import Block
+from kirinuki.pipelines.jsonld import article_objects
+from kirinuki.pipelines.profiles import Profile
 from lxml import etree
-
-from pipelines.blocks import Block
-from pipelines.jsonld import article_objects
-from pipelines.profiles import Profile
 
 
 @dataclass(slots=True)

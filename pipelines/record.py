@@ -7,9 +7,9 @@ import json
 from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-from pipelines.page import Rejected
+from kirinuki.pipelines.page import Rejected
 
 SCHEMA_FILE = Path(__file__).with_name("record.schema.json")
 KEYS = (
@@ -18,6 +18,41 @@ KEYS = (
     "paywall", "content_hash", "fetched_at", "extraction", "removed", "source_outlet", "notes",
     "flags",
 )
+
+
+class Record(TypedDict):
+    """One article as every command writes it (`record.schema.json` is the contract).
+
+    Records stay plain dicts so that they serialize as they are; this type names their keys for
+    type checkers and readers.
+    """
+
+    url: str | None
+    canonical_url: str | None
+    source: str | None
+    site_name: str | None
+    title: str | None
+    subtitle: str | None
+    authors: list[str]
+    published_at: str | None
+    modified_at: str | None
+    section: str | None
+    tags: list[str]
+    language: str | None
+    text: str
+    blocks: list[dict[str, str]]
+    images: list[dict[str, Any]]
+    citations: list[str]
+    paywall: dict[str, Any] | None
+    content_hash: str
+    fetched_at: str | None
+    extraction: dict[str, Any]
+    removed: dict[str, int]
+    source_outlet: str | None
+    notes: list[dict[str, str]]
+    flags: list[str]
+
+
 _LIST_KEYS = {"authors", "tags", "blocks", "images", "citations", "notes", "flags"}
 
 

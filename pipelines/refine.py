@@ -13,12 +13,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from kirinuki.pipelines.blocks import Block
+from kirinuki.pipelines.jsonld import article_objects
+from kirinuki.pipelines.noise import load_vocabulary
+from kirinuki.pipelines.normalize import normalize_text
 from lxml import etree
-
-from pipelines.blocks import Block
-from pipelines.jsonld import article_objects
-from pipelines.noise import load_vocabulary
-from pipelines.normalize import normalize_text
 
 _WORD_RE = re.compile(r"\w+")
 _CHAR_RE = re.compile(r"[^\W_]")

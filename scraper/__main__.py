@@ -1,8 +1,8 @@
-"""`python -m scraper ...` is `kirinuki crawl ...` without the CLI package."""
+"""`python -m kirinuki.scraper ...` is `kirinuki crawl ...` without the CLI package."""
 
 from __future__ import annotations
 
-from scraper.command import main
+from kirinuki.scraper.command import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

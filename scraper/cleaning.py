@@ -51,16 +51,17 @@ class LinkPolicy:
 def init_worker(profile_dirs: tuple[str, ...]) -> None:
     """Import the cleaner and load profiles once per worker process."""
     global _PROFILES
-    import pipelines
+    from kirinuki import pipelines
 
     _PROFILES = pipelines.load_profiles(extra_dirs=profile_dirs)
 
 
 def process_pages(pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -> tuple:
     """Return ("more", [urls]) | ("records", [dicts]) | ("rejected", reason, msg) | ("error", msg)."""
-    import pipelines
-    from pipelines import Page, Rejected
-    from scraper.discovery import normalize_url, rewrite_origin
+    from kirinuki.pipelines import Page, Rejected
+    from kirinuki.scraper.discovery import normalize_url, rewrite_origin
+
+    from kirinuki import pipelines
 
     objs = [Page(u, b, ct, fa, src, prof, dict(h)) for (u, b, ct, fa, src, prof, h) in pages]
     try:
@@ -92,7 +93,7 @@ def process_pages(pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -
 
 def _may_continue(page: Any) -> bool:
     """Skip the continuation pass when no profile has page rules."""
-    from pipelines.profiles import ProfileError
+    from kirinuki.pipelines.profiles import ProfileError
 
     try:
         profile = _PROFILES.get(page.profile) if page.profile else _PROFILES.for_url(page.url)
@@ -226,7 +227,7 @@ class CleanerPool:
             return
         # forkserver: never fork the running reactor (threads, sockets); faster than spawn.
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["pipelines", "scraper.cleaning"])
+        self._ctx.set_forkserver_preload(["kirinuki.pipelines", "kirinuki.scraper.cleaning"])
         self._pool = [_Worker(self._ctx, self.profile_dirs, self._on_rss)
                       for _ in range(self.workers)]
 

@@ -1,6 +1,6 @@
 """`kirinuki crawl`: arguments and the run (sources -> Scrapy crawl -> JSONL + SQLite + summary).
 
-`kirinuki/cli.py` calls `add_arguments(subparser)` and `run(args)`; `python -m scraper` does the
+`kirinuki/cli.py` calls `add_arguments(subparser)` and `run(args)`; `python -m kirinuki.scraper` does the
 same without the CLI. Scrapy is imported only inside `run`, so other subcommands stay light.
 """
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scraper.config import (
+from kirinuki.scraper.config import (
     SourcesConfig,
     SourcesError,
     check_profiles,
@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or ("out/demo" if args.demo else "out"))
     servers: list[Any] = []
     try:
-        import pipelines
+        from kirinuki import pipelines
 
         try:
             if args.demo:
-                from scraper.demo import demo_config
+                from kirinuki.scraper.demo import demo_config
 
                 profiles = pipelines.load_profiles()
                 config, servers = demo_config(Path(args.fixtures) if args.fixtures else None,
@@ -79,14 +79,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Namespace) -> int:
+    from kirinuki.scraper.cleaning import CleanerPool
+    from kirinuki.scraper.context import CrawlContext, summarize
+    from kirinuki.scraper.settings import build_settings
+    from kirinuki.scraper.spider import SourcesSpider
+    from kirinuki.scraper.state import JsonlWriter, StateLocked, Store
     from scrapy.crawler import AsyncCrawlerProcess
     from scrapy.settings import Settings
-
-    from scraper.cleaning import CleanerPool
-    from scraper.context import CrawlContext, summarize
-    from scraper.settings import build_settings
-    from scraper.spider import SourcesSpider
-    from scraper.state import JsonlWriter, StateLocked, Store
 
     try:
         store = Store(state_path)
@@ -186,7 +185,7 @@ def print_summary(summary: dict[str, Any], file: Any = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scraper",
+    parser = argparse.ArgumentParser(prog="python -m kirinuki.scraper",
                                      description="Crawl the configured sources (kirinuki crawl).")
     add_arguments(parser)
     return run(parser.parse_args(argv))

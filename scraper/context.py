@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scraper.cleaning import CleanerPool
-from scraper.config import SourcesConfig
-from scraper.state import JsonlWriter, Store
+from kirinuki.scraper.cleaning import CleanerPool
+from kirinuki.scraper.config import SourcesConfig
+from kirinuki.scraper.state import JsonlWriter, Store
 
 COUNTERS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "duplicate",
             "failed", "rejected", "partial", "not_modified")

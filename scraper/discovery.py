@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from kirinuki.pipelines.normalize import safe_urljoin
 from lxml import etree
 from lxml import html as lxml_html
-
-from pipelines.normalize import safe_urljoin
 
 MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit for one file
 _TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|yclid|mc_cid|mc_eid|_ga|ocid|cmpid)$", re.I)

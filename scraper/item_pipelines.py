@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from kirinuki.pipelines import Rejected
+from kirinuki.pipelines.jadates import parse_date
+from kirinuki.pipelines.normalize import normalize_field
+from kirinuki.pipelines.record import validate_record
+from kirinuki.scraper.context import CrawlContext, stat_key
+from kirinuki.scraper.discovery import normalize_url
+from kirinuki.scraper.items import ArticleItem
+from kirinuki.scraper.state import Emit, dumps_record
 from scrapy.exceptions import DropItem
-
-from pipelines import Rejected
-from pipelines.jadates import parse_date
-from pipelines.normalize import normalize_field
-from pipelines.record import validate_record
-from scraper.context import CrawlContext, stat_key
-from scraper.discovery import normalize_url
-from scraper.items import ArticleItem
-from scraper.state import Emit, dumps_record
 
 
 class _Base:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scraper.state import Emit
+from kirinuki.scraper.state import Emit
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from scraper.config import SourcesConfig
+from kirinuki.scraper.config import SourcesConfig
 
 
 def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
@@ -68,12 +68,12 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
         },
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-            "scraper.middlewares.SourceOffsiteMiddleware": 50,
+            "kirinuki.scraper.middlewares.SourceOffsiteMiddleware": 50,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "scraper.middlewares.SafeRobotsTxtMiddleware": 100,
-            "scraper.middlewares.BackoffDelayMiddleware": 540,
+            "kirinuki.scraper.middlewares.SafeRobotsTxtMiddleware": 100,
+            "kirinuki.scraper.middlewares.BackoffDelayMiddleware": 540,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "scraper.middlewares.BackoffRetryMiddleware": 550,
+            "kirinuki.scraper.middlewares.BackoffRetryMiddleware": 550,
         },
         "SPIDER_MIDDLEWARES": {
             # We bound listing pages and article pages ourselves; the spider never recurses.
@@ -81,13 +81,13 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
         },
         "EXTENSIONS": {
             "scrapy.extensions.throttle.AutoThrottle": None,
-            "scraper.middlewares.SlotAwareAutoThrottle": 0,
-            "scraper.middlewares.ProgressExtension": 500,
+            "kirinuki.scraper.middlewares.SlotAwareAutoThrottle": 0,
+            "kirinuki.scraper.middlewares.ProgressExtension": 500,
         },
         "ITEM_PIPELINES": {
-            "scraper.item_pipelines.ValidatePipeline": 100,
-            "scraper.item_pipelines.DedupPipeline": 200,
-            "scraper.item_pipelines.WritePipeline": 300,
+            "kirinuki.scraper.item_pipelines.ValidatePipeline": 100,
+            "kirinuki.scraper.item_pipelines.DedupPipeline": 200,
+            "kirinuki.scraper.item_pipelines.WritePipeline": 300,
         },
         "KIRINUKI_PROGRESS": progress,
         # Scrapy starts this many tasks for every callback output; our callbacks yield one item.

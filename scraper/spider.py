@@ -21,16 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request, Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.python.failure import Failure
-
-from scraper.cleaning import LinkPolicy, PageArgs
-from scraper.config import CrawlSettings, Source
-from scraper.context import CrawlContext, stat_key
-from scraper.discovery import (
+from kirinuki.scraper.cleaning import LinkPolicy, PageArgs
+from kirinuki.scraper.config import CrawlSettings, Source
+from kirinuki.scraper.context import CrawlContext, stat_key
+from kirinuki.scraper.discovery import (
     DiscoveryError,
     Entry,
     extract_links,
@@ -40,8 +34,13 @@ from scraper.discovery import (
     parse_sitemap,
     rewrite_origin,
 )
-from scraper.items import ArticleItem
-from scraper.state import utcnow
+from kirinuki.scraper.items import ArticleItem
+from kirinuki.scraper.state import utcnow
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scraper.discovery import is_newer
+from kirinuki.scraper.discovery import is_newer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (

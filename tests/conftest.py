@@ -12,6 +12,6 @@ BENCHMARKS = SHARED / "benchmarks"
 
 @pytest.fixture(scope="session")
 def profiles():
-    from pipelines import load_profiles
+    from kirinuki.pipelines import load_profiles
 
     return load_profiles()

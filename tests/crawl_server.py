@@ -1,6 +1,6 @@
 """Test sites for the crawl tests: a generated news site, fault routes, and a crawl runner.
 
-Crawls run in a subprocess (`python -m scraper`), as users run them: a Twisted reactor cannot be
+Crawls run in a subprocess (`python -m kirinuki.scraper`), as users run them: a Twisted reactor cannot be
 restarted inside one pytest process, and a subprocess can be killed mid-crawl.
 """
 
@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scraper import sitegen
-from scraper.siteserver import Resource, SiteHandler, SiteServer
+from kirinuki.scraper import sitegen
+from kirinuki.scraper.siteserver import Resource, SiteHandler, SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -255,7 +255,7 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
 # -- running crawls -------------------------------------------------------------------------
 
 def write_sources(path: Path, sources: list[dict[str, Any]], crawl: dict[str, Any] | None = None) -> Path:
-    from scraper.demo import to_toml
+    from kirinuki.scraper.demo import to_toml
 
     doc = {"crawl": {"download_timeout": 5.0, "retry_backoff": 0.1, "workers": 1, **(crawl or {})},
            "sources": sources}
@@ -273,7 +273,7 @@ class CrawlResult:
 
 
 def crawl_cmd(sources: Path | None, out: Path, *extra: str) -> list[str]:
-    cmd = [sys.executable, "-m", "scraper", "-o", str(out), "--no-progress", "--log-level", "INFO"]
+    cmd = [sys.executable, "-m", "kirinuki.scraper", "-o", str(out), "--no-progress", "--log-level", "INFO"]
     if sources is not None:
         cmd += ["--sources", str(sources)]
     return cmd + list(extra)

@@ -10,10 +10,10 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
+from kirinuki.scraper import sitegen
+from kirinuki.scraper.demo import load_fixtures, plan_sites, site_resources
+from kirinuki.scraper.siteserver import Resource, SiteServer
 
-from scraper import sitegen
-from scraper.demo import load_fixtures, plan_sites, site_resources
-from scraper.siteserver import Resource, SiteServer
 from tests.crawl_server import (
     T0,
     build_news_site,

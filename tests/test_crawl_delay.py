@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from scraper.siteserver import Resource, SiteServer
+from kirinuki.scraper.siteserver import Resource, SiteServer
+
 from tests.crawl_server import build_news_site, news_source, run_crawl, write_sources
 
 

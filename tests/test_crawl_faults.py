@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from scraper.siteserver import SiteServer
+from kirinuki.scraper.siteserver import SiteServer
+
 from tests.crawl_server import SJIS_TITLE, build_fault_site, run_crawl, write_sources
 
 

@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from scraper import sitegen
-from scraper.config import SourcesError, check_profiles, load_sources, parse_sources
-from scraper.discovery import (
+from kirinuki.scraper import sitegen
+from kirinuki.scraper.config import SourcesError, check_profiles, load_sources, parse_sources
+from kirinuki.scraper.discovery import (
     DiscoveryError,
     extract_links,
     is_newer,
@@ -19,7 +18,8 @@ from scraper.discovery import (
     parse_feed,
     parse_sitemap,
 )
-from scraper.state import Emit, JsonlWriter, StateLocked, Store, repair_jsonl
+from kirinuki.scraper.state import Emit, JsonlWriter, StateLocked, Store, repair_jsonl
+
 from tests.crawl_server import BOMB, T0
 
 REPO = Path(__file__).resolve().parent.parent

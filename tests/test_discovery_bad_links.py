@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scraper import discovery
+from kirinuki.scraper import discovery
 
 
 def test_listing_with_bad_links_keeps_good_ones():

@@ -3,8 +3,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
-
-from pipelines.encoding import decode
+from kirinuki.pipelines.encoding import decode
 
 JA = "ロシアは、金正恩・朝鮮労働党委員長を失脚させようとする米国主導の試みを阻止すべく、ひそかに支援を加速させている。"
 

@@ -39,7 +39,7 @@ def test_golden(fx, profiles):
 def test_every_profile_has_a_fixture_on_its_profile_path():
     """A profile without a fixture, or one whose selectors silently fell back to the generic
     path, would go unnoticed: every shipped profile must produce a profile-path record."""
-    from pipelines import load_profiles
+    from kirinuki.pipelines import load_profiles
 
     covered = set()
     for fx in FIXTURE_LIST:

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from pipelines.jadates import parse_date
+from kirinuki.pipelines.jadates import parse_date
 
 
 @pytest.mark.parametrize(
@@ -32,7 +31,7 @@ def test_forms(raw, want):
 
 
 def test_utc_converted_to_target_zone():
-    from pipelines.jadates import JST
+    from kirinuki.pipelines.jadates import JST
 
     assert parse_date("2025-01-14T11:00:00.000Z", target_tz=JST) == "2025-01-14T20:00:00+09:00"
 

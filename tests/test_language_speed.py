@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from pipelines.language import detect_language, new_detector
+from kirinuki.pipelines.language import detect_language, new_detector
 
 SAMPLES = [
     "The quick brown fox jumps over the lazy dog. NASA and the EU said on Monday, U.S.-based firms...",

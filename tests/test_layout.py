@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 import lxml.html
-
-from pipelines import Page, clean
-from pipelines.blocks import Block
-from pipelines.layout import is_listing, is_prose, refine_layout, table_layout_blocks, trim_listings
+from kirinuki.pipelines import Page, clean
+from kirinuki.pipelines.blocks import Block
+from kirinuki.pipelines.layout import (
+    is_listing,
+    is_prose,
+    refine_layout,
+    table_layout_blocks,
+    trim_listings,
+)
 
 SENTENCE = "町内会連合会が主催する春の海岸一斉清掃が行われました。"
 TITLE = "春の海岸清掃に町民が参加"

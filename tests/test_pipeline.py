@@ -9,10 +9,10 @@ import sys
 import unicodedata
 
 import pytest
+from kirinuki.pipelines import Page, Rejected, clean
+from kirinuki.pipelines.normalize import normalize_text
+from kirinuki.pipelines.record import validate_record
 
-from pipelines import Page, Rejected, clean
-from pipelines.normalize import normalize_text
-from pipelines.record import validate_record
 from tests.conftest import BENCHMARKS
 
 ARTICLE = "<p>" + "これは記事の本文です。" * 20 + "</p>"
@@ -102,7 +102,7 @@ def test_boilerplate_lines_are_counted():
 
 
 def test_pipelines_does_not_import_scrapy():
-    code = "import sys, pipelines; from pipelines import clean, load_profiles; import pipelines.cleaner; print('scrapy' in sys.modules)"
+    code = "import sys, kirinuki.pipelines; from kirinuki.pipelines import clean, load_profiles; import kirinuki.pipelines.cleaner; print('scrapy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -141,7 +141,7 @@ def test_malformed_urls_do_not_cost_the_page():
 
 
 def test_impossible_date_offset_is_ignored():
-    from pipelines.jadates import parse_date
+    from kirinuki.pipelines.jadates import parse_date
 
     assert parse_date("2020/01/01 12:00 +30:00") == "2020-01-01T12:00:00+09:00"
     assert parse_date("2020-01-01T12:00:00+24:00") is not None
@@ -156,8 +156,9 @@ def test_pathological_jsonld_is_skipped():
 def test_continuation_then_clean_parses_once_and_stays_correct(profiles):
     from unittest import mock
 
+    from kirinuki.pipelines import cleaner, continuation_urls
+
     from kirinuki.inputs import load_page
-    from pipelines import cleaner, continuation_urls
     from tests.conftest import FIXTURES
 
     page = load_page(str(FIXTURES / "newsweekjapan" / "2024-02-01_two-page-story.html"))

@@ -5,8 +5,7 @@ import sys
 import textwrap
 
 import pytest
-
-from pipelines.profiles import ProfileError, load_profile_file, load_profiles
+from kirinuki.pipelines.profiles import ProfileError, load_profile_file, load_profiles
 
 
 def test_shipped_profiles_load():

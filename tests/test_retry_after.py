@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-from scraper.middlewares import _retry_after
+from kirinuki.scraper.middlewares import _retry_after
 
 
 def test_retry_after_seconds_and_http_date():

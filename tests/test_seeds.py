@@ -4,9 +4,9 @@ exactly the article span CLEANING.md names, paragraph for paragraph."""
 from __future__ import annotations
 
 import pytest
+from kirinuki.pipelines import clean
 
 from kirinuki.inputs import load_page
-from pipelines import clean
 from tests.conftest import FIXTURES, SHARED
 
 SEEDS = SHARED / "seeds"
