@@ -26,10 +26,11 @@ from kirinuki.pipelines.record import dumps  # noqa: E402
 from kirinuki.evaluate import read_html, read_manifest, select  # noqa: E402
 
 STAGES = (
-    "decode", "parse_html", "parse_jsonld", "detect_paywall", "extract_metadata", "remove_noise",
+    "detect_paywall", "extract_metadata", "remove_noise",
     "generic_extract", "filter_lines", "htmldate_fallback", "detect_language", "make_record",
-    "_finish", "extract", "prepare",
+    "_settle", "finish", "extract", "drafts", "prepare",
 )
+DOC_STAGES = ("sniff", "decode", "parse_html", "meta_index", "page_timezone", "parse_jsonld")
 TIMES: dict[str, float] = defaultdict(float)
 
 
@@ -74,7 +75,10 @@ def main() -> int:
     for name in STAGES:
         if hasattr(cleaner, name):
             _wrap(name)
-    from kirinuki.pipelines import generic, refine
+    from kirinuki.pipelines import doc, generic, refine
+
+    for name in DOC_STAGES:
+        _wrap(name, doc)
 
     for name in GENERIC_STAGES:
         _wrap(name, generic, "  generic." + name)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kirinuki.pipelines.page import Page, Rejected
 
-__all__ = ["Page", "Rejected", "clean", "clean_pages", "continuation_urls", "load_profiles"]
+__all__ = ["Doc", "Page", "Rejected", "clean", "clean_pages", "continuation_urls", "load_profiles",
+           "prepare"]
 
 
 def __getattr__(name: str):
@@ -13,6 +14,10 @@ def __getattr__(name: str):
         from kirinuki.pipelines import cleaner as _clean
 
         return getattr(_clean, name)
+    if name in {"Doc", "prepare"}:
+        from kirinuki.pipelines import doc as _doc
+
+        return getattr(_doc, name)
     if name == "load_profiles":
         from kirinuki.pipelines.profiles import load_profiles
 

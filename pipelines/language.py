@@ -10,19 +10,21 @@ its inner loops run in `_Detector`, which computes exactly what langdetect's own
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from langdetect import DetectorFactory, LangDetectException, detector_factory
+from langdetect import DetectorFactory, LangDetectException
 from langdetect.detector import Detector
+from langdetect.detector_factory import PROFILES_DIRECTORY
 from langdetect.lang_detect_exception import ErrorCode
 from langdetect.utils.ngram import NGram
 
-DetectorFactory.seed = 0
+# Every detector starts its random restarts from this seed: the same text, the same answer.
+SEED = 0
 SAMPLE = 1000
 # Random restarts of langdetect's estimate (its default is 7): 3 take 70% of the time.
 TRIALS = 3
 _KANA_RE = re.compile("[\u3040-\u30ff]")
 _HANGUL_RE = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-_NORMALIZED: dict[str, str] = {}
 _WORD_RE = re.compile("[^ ]+")
 
 
@@ -40,14 +42,7 @@ class _Detector(Detector):
         # (a leading space counts), then the pair and triple ending at the space after the word.
         # Characters where two capitals meet are skipped. Same n-grams, same order.
         known = self.word_lang_prob_map
-        norm = _NORMALIZED
-        chars = []
-        for ch in self.text:
-            n_ch = norm.get(ch)
-            if n_ch is None:
-                n_ch = norm[ch] = NGram.normalize(ch)
-            chars.append(n_ch)
-        text = "".join(chars)
+        text = "".join(map(_normalize_char, self.text))
         result = []
         add = result.append
         end = len(text)
@@ -96,19 +91,6 @@ class _Detector(Detector):
                 i += 1
             self.langprob = [lp + p / trials for lp, p in zip(self.langprob, prob, strict=False)]
 
-    def _update_lang_prob(self, prob, word, alpha):
-        lang_prob_map = self.word_lang_prob_map.get(word) if word is not None else None
-        if lang_prob_map is None:
-            return False
-        weight = alpha / self.BASE_FREQ
-        prob[:] = [p * (weight + q) for p, q in zip(prob, lang_prob_map, strict=False)]
-        return True
-
-    def _normalize_prob(self, prob):
-        sump = sum(prob)
-        prob[:] = [p / sump for p in prob]
-        return max(0.0, *prob)
-
 
 def detect_language(text: str) -> str | None:
     sample = text[:SAMPLE]
@@ -129,13 +111,24 @@ def detect_language(text: str) -> str | None:
         return None
 
 
+@cache
+def _normalize_char(ch: str) -> str:
+    """langdetect's character normalisation, memoised (a pure function of one character)."""
+    return NGram.normalize(ch)
+
+
+@cache
+def _profiles() -> DetectorFactory:
+    """langdetect's language profiles, loaded on first use into our own factory (langdetect's
+    module-level one and its class-wide seed are left alone)."""
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    return factory
+
+
 def new_detector(trials: int = TRIALS, fast: bool = True) -> Detector:
-    """A seeded detector on langdetect's shared profiles (`fast=False`: langdetect's own class)."""
-    if detector_factory._factory is None:
-        detector_factory.init_factory()
-    factory = detector_factory._factory
-    if not factory.langlist:
-        raise LangDetectException(0, "need to load profiles")
-    detector = (_Detector if fast else Detector)(factory)
+    """A seeded detector on langdetect's profiles (`fast=False`: langdetect's own class)."""
+    detector = (_Detector if fast else Detector)(_profiles())
+    detector.seed = SEED
     detector.n_trial = trials
     return detector

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kirinuki.pipelines.jadates import JST, parse_date
 from kirinuki.pipelines.jsonld import article_objects, is_person, resolve
 from kirinuki.pipelines.normalize import normalize_field, normalize_text, safe_urljoin
 from kirinuki.pipelines.profiles import Profile, Source, parse_source
 from lxml import etree
+
+if TYPE_CHECKING:
+    from kirinuki.pipelines.doc import Doc, MetaIndex
 
 # Generic sources, tried after the profile's own (a profile only lists what differs).
 _DEFAULTS: dict[str, list[str]] = {
@@ -37,28 +40,6 @@ _TRAILING_BYLINE_RE = re.compile(r"^\((?:[^()=]{0,20}=)?(?:編集委員|論説�
 _AUTHOR_PREFIX = re.compile(r"^(?:by|text|文|写真|取材・文|文・写真|筆者|著者|記者)\s*[:/:]?\s*", re.I)
 
 
-_META_CACHE: list[Any] = [None, {}]  # (root, {lowercased name: [contents]}): one page at a time
-
-
-def _meta_index(root: etree._Element) -> dict[str, list[str]]:
-    """All <meta> name/property/itemprop -> contents, built once per page tree (a 20 MB page
-    has millions of elements; every field asks for several meta names)."""
-    if _META_CACHE[0] is root:
-        return _META_CACHE[1]
-    index: dict[str, list[str]] = {}
-    for m in root.iter("meta"):
-        key = (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
-        c = m.get("content")
-        if key and c and c.strip():
-            index.setdefault(key, []).append(c.strip())
-    _META_CACHE[0], _META_CACHE[1] = root, index
-    return index
-
-
-def meta_values(root: etree._Element, name: str) -> list[str]:
-    return list(_meta_index(root).get(name.lower(), ()))
-
-
 def _jsonld_values(objs: list[dict[str, Any]], path: str) -> list[Any]:
     for obj in article_objects(objs) or objs:
         vals = resolve(obj, path.split("."))
@@ -83,17 +64,18 @@ def _css_values(root: etree._Element, src: Source) -> list[str]:
     return out
 
 
-def source_values(root: etree._Element, objs: list[dict[str, Any]], src: Source, field: str) -> list[Any]:
+def source_values(doc: Doc, src: Source, field: str) -> list[Any]:
+    """What one profile source (`meta:`, `jsonld:` or a CSS selector) reads from the page."""
     if src.kind == "defaults":
         return []
     if src.kind == "meta":
-        vals: list[Any] = meta_values(root, src.expr)
+        vals: list[Any] = doc.meta_values(src.expr)
     elif src.kind == "jsonld":
-        vals = _jsonld_values(objs, src.expr)
+        vals = _jsonld_values(doc.jsonld, src.expr)
         if field == "authors":
             vals = _author_names(vals)
     else:
-        vals = _css_values(root, src)
+        vals = _css_values(doc.root, src)
     if src.pattern is not None:
         out = []
         for v in vals:
@@ -120,7 +102,7 @@ def _author_names(vals: list[Any]) -> list[str]:
     return out
 
 
-def read_field(root: etree._Element, objs: list[dict[str, Any]], profile: Profile | None, field: str) -> list[Any]:
+def read_field(doc: Doc, profile: Profile | None, field: str) -> list[Any]:
     # A profile that lists a field owns it: the generic sources are added back only when the
     # list ends with "@defaults" (Nikkei's meta author is the company, not a byline).
     if profile and field in profile.fields:
@@ -130,7 +112,7 @@ def read_field(root: etree._Element, objs: list[dict[str, Any]], profile: Profil
     else:
         sources = list(_DEFAULT_SOURCES.get(field, []))
     for src in sources:
-        vals = source_values(root, objs, src, field)
+        vals = source_values(doc, src, field)
         if vals:
             return vals
     return []
@@ -200,13 +182,14 @@ def tz_of(profile: Profile | None) -> timezone:
     return JST
 
 
-def page_timezone(profile: Profile | None, root: etree._Element, text_sample: str) -> timezone:
+def page_timezone(profile: Profile | None, root: etree._Element, meta: MetaIndex,
+                  text_sample: str) -> timezone:
     """Zone for dates written without an offset: the profile's, Japan time for a Japanese page
     (CLEANING.md), else UTC. Kana is the sign of Japanese (Chinese pages have none)."""
     if profile and profile.timezone:
         return tz_of(profile)
     lang = (root.get("lang") or root.get("xml:lang") or "").lower()
-    locale = next(iter(meta_values(root, "og:locale")), "").lower()
+    locale = next(iter(meta.get("og:locale", ())), "").lower()
     if lang.startswith("ja") or locale.startswith("ja") or _KANA_RE.search(text_sample):
         return JST
     return UTC
@@ -243,22 +226,22 @@ def first_date(values: list[Any], tz: timezone, target: timezone | None) -> str 
     return None
 
 
-def extract_metadata(root: etree._Element, objs: list[dict[str, Any]], profile: Profile | None,
-                     base_url: str | None, tz: timezone = JST) -> dict[str, Any]:
+def extract_metadata(doc: Doc) -> dict[str, Any]:
     """Metadata read from the untouched page tree (before noise removal)."""
+    profile, base_url, tz = doc.profile, doc.url, doc.tz
     target = tz if profile and profile.timezone else None
     site_name = profile.site_name if profile and profile.site_name else None
     if profile and "site_name" in profile.fields:
-        site_name = normalize_field(next(iter(read_field(root, objs, profile, "site_name")), None)) or site_name
+        site_name = normalize_field(next(iter(read_field(doc, profile, "site_name")), None)) or site_name
     if not site_name:
-        site_name = normalize_field(next(iter(read_field(root, objs, None, "site_name")), None))
-    title = normalize_field(next((v for v in read_field(root, objs, profile, "title") if isinstance(v, str)), None))
+        site_name = normalize_field(next(iter(read_field(doc, None, "site_name")), None))
+    title = normalize_field(next((v for v in read_field(doc, profile, "title") if isinstance(v, str)), None))
     title = strip_site_suffix(title, site_name)
-    subtitle = normalize_field(next((v for v in read_field(root, objs, profile, "subtitle") if isinstance(v, str)), None))
-    canonical = next((v for v in read_field(root, objs, profile, "canonical") if isinstance(v, str)), None)
+    subtitle = normalize_field(next((v for v in read_field(doc, profile, "subtitle") if isinstance(v, str)), None))
+    canonical = next((v for v in read_field(doc, profile, "canonical") if isinstance(v, str)), None)
     if canonical and base_url:
         canonical = safe_urljoin(base_url, canonical)
-    section_vals = read_field(root, objs, profile, "section")
+    section_vals = read_field(doc, profile, "section")
     section = None
     for v in section_vals:
         if isinstance(v, list):
@@ -271,11 +254,11 @@ def extract_metadata(root: etree._Element, objs: list[dict[str, Any]], profile: 
         "subtitle": subtitle,
         "site_name": site_name,
         "canonical_url": canonical,
-        "published_at": first_date(read_field(root, objs, profile, "published"), tz, target),
-        "modified_at": first_date(read_field(root, objs, profile, "modified"), tz, target),
-        "authors": clean_authors(read_field(root, objs, profile, "authors")),
+        "published_at": first_date(read_field(doc, profile, "published"), tz, target),
+        "modified_at": first_date(read_field(doc, profile, "modified"), tz, target),
+        "authors": clean_authors(read_field(doc, profile, "authors")),
         "section": section,
-        "tags": clean_tags(read_field(root, objs, profile, "tags")),
+        "tags": clean_tags(read_field(doc, profile, "tags")),
     }
 
 

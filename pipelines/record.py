@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
+from kirinuki.pipelines.blocks import Block, blocks_text
 from kirinuki.pipelines.page import Rejected
 
 SCHEMA_FILE = Path(__file__).with_name("record.schema.json")
@@ -54,6 +57,50 @@ class Record(TypedDict):
 
 
 _LIST_KEYS = {"authors", "tags", "blocks", "images", "citations", "notes", "flags"}
+
+
+@dataclass(slots=True)
+class Draft:
+    """A record while the stages fill it: typed fields, text still as blocks.
+
+    Stages and merges (clippings, multi-page articles) work on drafts; `Draft.record()` is the
+    one place where the blocks are joined into `text`, and the caller gives the language of that
+    text, so nothing is joined or detected twice.
+    """
+
+    url: str | None
+    source: str | None
+    fetched_at: str | None
+    extraction: dict[str, Any]
+    title: str | None = None
+    subtitle: str | None = None
+    site_name: str | None = None
+    canonical_url: str | None = None
+    published_at: str | None = None
+    modified_at: str | None = None
+    authors: list[str] = field(default_factory=list)
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[str] = field(default_factory=list)
+    paywall: dict[str, bool] = field(default_factory=lambda: {"detected": False, "truncated": False})
+    blocks: list[Block] = field(default_factory=list)
+    removed: Counter[str] = field(default_factory=Counter)
+    source_outlet: str | None = None
+    notes: list[dict[str, str]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return blocks_text(self.blocks)
+
+    def record(self, text: str, language: str | None) -> dict[str, Any]:
+        """The finished, validated record (`text` is `self.text`, computed once by the caller)."""
+        fields = {k: getattr(self, k) for k in KEYS if k not in ("text", "blocks", "removed",
+                                                                  "language", "content_hash")}
+        fields.update(text=text, blocks=[b.as_dict() for b in self.blocks], language=language,
+                      removed=dict(self.removed))
+        return make_record(fields)
 
 
 @lru_cache(maxsize=1)

@@ -85,7 +85,6 @@ TAIL_MAX_BLOCKS = 12
 TAIL_MAX_CHARS = 300
 # Newsletter and follow-us prompts, tip lines, donation calls, credit lines and copyright notices
 # in the languages of the benchmarks; only ever matched on the last blocks of a text.
-_TAIL_RE = load_vocabulary().positional["tail"]  # noise_vocabulary.toml [positional]
 FRAGMENT_MAX_CHARS = 60
 _SENTENCE_END_RE = re.compile(r"[.!?。！？»\"”’)\]:…]$")
 
@@ -101,12 +100,13 @@ def trim_tail(blocks: list[Block], removed: Counter[str]) -> list[Block]:
     Like jusText's context rule: short blocks after the last real paragraph belong to the page's
     furniture (tags, "comments", "Explore further", a section name), not to the article.
     """
+    tail = load_vocabulary().positional["tail"]  # noise_vocabulary.toml [positional]
     out = list(blocks)
     for _ in range(TAIL_MAX_BLOCKS):
         if len(out) < 2:
             break
         text = out[-1].text
-        if not (_is_fragment(text) or (len(text) <= TAIL_MAX_CHARS and _TAIL_RE.search(text))):
+        if not (_is_fragment(text) or (len(text) <= TAIL_MAX_CHARS and tail.search(text))):
             break
         out.pop()
         removed["boilerplate"] += 1
@@ -202,9 +202,7 @@ def drop_headline(blocks: list[Block], title: str | None, removed: Counter[str])
 
 
 # "Read also:" labels left behind by removed teaser links, and photo credit lines.
-_LABEL_RE = load_vocabulary().positional["label"]  # noise_vocabulary.toml [positional]
 LABEL_MAX_CHARS = 200
-_READING_TIME_RE = load_vocabulary().positional["reading_time"]  # noise_vocabulary.toml [positional]
 
 
 def _is_doubled(text: str) -> bool:
@@ -217,8 +215,9 @@ def _is_doubled(text: str) -> bool:
 
 
 def _is_label(text: str) -> bool:
+    positional = load_vocabulary().positional  # noise_vocabulary.toml [positional]
     return len(text) <= LABEL_MAX_CHARS and bool(
-        _LABEL_RE.match(text) or _READING_TIME_RE.match(text) or _is_doubled(text))
+        positional["label"].match(text) or positional["reading_time"].match(text) or _is_doubled(text))
 
 
 def drop_label_lines(blocks: list[Block], removed: Counter[str]) -> list[Block]:

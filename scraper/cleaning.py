@@ -63,11 +63,15 @@ def process_pages(pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -
 
     from kirinuki import pipelines
 
-    objs = [Page(u, b, ct, fa, src, prof, dict(h)) for (u, b, ct, fa, src, prof, h) in pages]
+    objs: list[Any] = [Page(u, b, ct, fa, src, prof, dict(h)) for (u, b, ct, fa, src, prof, h) in pages]
     try:
         if len(objs) < policy.max_pages and _may_continue(objs[-1]):
             seen = {normalize_url(u) for u in known}
             new: list[str] = []
+            try:  # parsed once: the Doc goes on to clean_pages() when there are no more pages
+                objs[-1] = pipelines.prepare(objs[-1], _PROFILES)
+            except Rejected:
+                pass
             for url in pipelines.continuation_urls(objs[-1], _PROFILES):
                 url = rewrite_origin(url, policy.mirror_of, policy.local_origin)
                 norm = normalize_url(url)

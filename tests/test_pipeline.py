@@ -153,19 +153,44 @@ def test_pathological_jsonld_is_skipped():
     assert rec["text"].startswith("これは記事")
 
 
-def test_continuation_then_clean_parses_once_and_stays_correct(profiles):
+def test_continuation_then_clean_parses_once_when_given_the_doc(profiles):
     from unittest import mock
 
-    from kirinuki.pipelines import cleaner, continuation_urls
+    from kirinuki.pipelines import continuation_urls, doc, prepare
 
     from kirinuki.inputs import load_page
     from tests.conftest import FIXTURES
 
     page = load_page(str(FIXTURES / "newsweekjapan" / "2024-02-01_two-page-story.html"))
     parses = []
-    real = cleaner.parse_html
-    with mock.patch.object(cleaner, "parse_html", side_effect=lambda t: parses.append(1) or real(t)):
-        assert continuation_urls(page, profiles)[0].endswith("post-103800_2.php")
-        first = clean(page, profiles)
-        again = clean(page, profiles)  # the hand-off is taken once: a fresh parse, same record
-    assert len(parses) == 2 and first == again
+    real = doc.parse_html
+    with mock.patch.object(doc, "parse_html", side_effect=lambda t: parses.append(1) or real(t)):
+        parsed = prepare(page, profiles)
+        assert continuation_urls(parsed, profiles)[0].endswith("post-103800_2.php")
+        first = clean(parsed, profiles)
+        assert len(parses) == 1
+        # Nothing is cached behind the caller's back: a Page is parsed afresh every time.
+        assert continuation_urls(page, profiles) and clean(page, profiles) == first
+    assert len(parses) == 3
+
+
+def test_core_keeps_no_module_state_between_pages(profiles):
+    """Two pages cleaned in turn give what each gives alone (no per-page cache in a module)."""
+    import kirinuki.pipelines.cleaner as cleaner
+    import kirinuki.pipelines.metadata as metadata
+
+    assert not hasattr(cleaner, "_HANDOFF") and not hasattr(metadata, "_META_CACHE")
+    a = Page(url="https://example.org/a", body=html("<article>" + ARTICLE + "</article>",
+             "<meta property='og:title' content='Title A'>"))
+    b = Page(url="https://example.org/b", body=html("<article>" + ARTICLE + "</article>",
+             "<meta property='og:title' content='Title B'>"))
+    assert clean(a)[0]["title"] == "Title A" and clean(b)[0]["title"] == "Title B"
+    assert clean(a)[0]["title"] == "Title A"
+
+
+def test_langdetect_globals_left_alone():
+    from kirinuki.pipelines.language import detect_language
+    from langdetect import DetectorFactory, detector_factory
+
+    assert detect_language("This is an English sentence about the weather in the city.") == "en"
+    assert DetectorFactory.seed is None and detector_factory._factory is None

@@ -1,0 +1,151 @@
+"""The `Doc`: one decoded, parsed page with its chosen profile, the unit of work every stage reads.
+
+`prepare()` turns a `Page` into a `Doc` (sniff, decode, parse, find the URL, pick the profile,
+index the `<meta>` tags, read JSON-LD, choose the time zone). A caller that needs the parse twice
+(the crawler asks `continuation_urls()` and then `clean()`) prepares once and passes the `Doc` to
+both: nothing is cached behind the caller's back. `clean()` strips noise from `Doc.root`, so a
+`Doc` is cleaned once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timezone
+from typing import Any
+
+import lxml.html
+from kirinuki.pipelines.encoding import Decoded, decode
+from kirinuki.pipelines.jsonld import parse_jsonld
+from kirinuki.pipelines.metadata import page_timezone
+from kirinuki.pipelines.noise import drop_element
+from kirinuki.pipelines.page import Page, Rejected
+from kirinuki.pipelines.profiles import Profile, ProfileSet, load_profiles
+from lxml import etree
+
+MAX_BYTES = 64 * 1024 * 1024
+_MAGIC = (
+    (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpeg"), (b"%PDF", "pdf"),
+    (b"PK\x03\x04", "zip"), (b"\x1f\x8b", "gzip"), (b"RIFF", "riff"), (b"OggS", "ogg"),
+    (b"ID3", "mp3"), (b"\x7fELF", "elf"), (b"\x00\x00\x01\x00", "ico"), (b"BM", None),
+)
+_HTML_RE = re.compile(r"<\s*(?:!doctype|html|head|body|div|p|article|title|meta|table|br|h[1-6]|span|a)\b", re.I)
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
+_SAVED_FROM_RE = re.compile(r"<!--\s*saved from url=\(\d+\)\s*(\S+?)\s*-->", re.I)
+# Comments go at parse time: `When <!-- -->President` (React markup) split words for trafilatura.
+_PARSER = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+# Every element is an HtmlElement, chosen in C: lxml.html's default lookup runs a Python method
+# for each element object it creates (form/input subclasses nobody here uses), ~4% of clean().
+_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+    pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+
+MetaIndex = dict[str, list[str]]
+
+
+@dataclass(slots=True)
+class Doc:
+    """One decoded, parsed page with its chosen profile: what every stage reads.
+
+    `meta` indexes the `<meta>` tags of the untouched tree once (a 20 MB page has millions of
+    elements, and every field asks for several names); `flags` collects what is worth a look.
+    """
+
+    page: Page
+    url: str | None
+    decoded: Decoded
+    root: etree._Element
+    profile: Profile | None
+    jsonld: list[dict[str, Any]]
+    meta: MetaIndex
+    tz: timezone
+    flags: list[str] = field(default_factory=list)
+
+    def meta_values(self, name: str) -> list[str]:
+        return list(self.meta.get(name.lower(), ()))
+
+
+def meta_index(root: etree._Element) -> MetaIndex:
+    """All <meta> name/property/itemprop -> contents (lowercased names, document order)."""
+    index: MetaIndex = {}
+    for m in root.iter("meta"):
+        key = (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
+        c = m.get("content")
+        if key and c and c.strip():
+            index.setdefault(key, []).append(c.strip())
+    return index
+
+
+def sniff(body: bytes) -> None:
+    """Reject what is not an HTML page before spending time on it."""
+    if not body or not body.strip():
+        raise Rejected("empty", "the file or response body is empty")
+    if len(body) > MAX_BYTES:
+        raise Rejected("too_large", f"{len(body)} bytes is over the {MAX_BYTES} byte limit")
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:3] == b"\xef\xbb\xbf":
+        return
+    for magic, kind in _MAGIC:
+        if kind and body.startswith(magic):
+            raise Rejected("binary", f"looks like {kind} data, not HTML")
+    head = body[:4096]
+    if head.count(b"\x00") > len(head) // 100:
+        raise Rejected("binary", "NUL bytes: binary data, not HTML")
+
+
+def parse_html(text: str) -> etree._Element:
+    text = _XML_DECL_RE.sub("", text, count=1)
+    if not _HTML_RE.search(text[:65536]):
+        raise Rejected("not_html", "no HTML markup found")
+    try:
+        root = lxml.html.document_fromstring(text, parser=_PARSER)
+    except (etree.ParserError, ValueError) as exc:
+        raise Rejected("unparsable", str(exc)) from None
+    if root is None:
+        raise Rejected("unparsable", "empty document")
+    # Furigana readings never reach any field.
+    for el in list(root.iter("rt", "rp")):
+        drop_element(el)
+    return root
+
+
+def page_url(page: Page, root: etree._Element, meta: MetaIndex, text: str) -> str | None:
+    """The page's URL: the caller's, else its canonical link, `og:url`, or a "saved from" note."""
+    if page.url:
+        return page.url
+    for el in root.iter("link"):
+        if (el.get("rel") or "").lower() == "canonical" and el.get("href", "").startswith("http"):
+            return el.get("href")
+    og = meta.get("og:url")
+    if og and og[0].startswith("http"):
+        return og[0]
+    m = _SAVED_FROM_RE.search(text[:4096])
+    if m and m.group(1).startswith("http"):
+        return m.group(1)
+    return None
+
+
+def decode_flags(decoded: Decoded) -> list[str]:
+    """What the decoder had to guess or override, and whether bytes were replaced."""
+    flags = []
+    if decoded.via == "detected" and not decoded.text.isascii():
+        flags.append("encoding_detected")
+    elif decoded.via.endswith("-overridden"):
+        flags.append("charset_overridden")
+    if decoded.replaced:
+        flags.append("decode_replaced")
+    return flags
+
+
+def prepare(page: Page, profiles: ProfileSet | None = None, generic_only: bool = False) -> Doc:
+    """Sniff, decode and parse a page, and pick its profile (none with `generic_only`)."""
+    sniff(page.body)
+    decoded = decode(page.body, page.content_type)
+    root = parse_html(decoded.text)
+    meta = meta_index(root)
+    url = page_url(page, root, meta, decoded.text)
+    profile = None
+    if not generic_only:
+        profiles = profiles if profiles is not None else load_profiles()
+        profile = profiles.get(page.profile) if page.profile else profiles.for_url(url)
+    tz = page_timezone(profile, root, meta, decoded.text[:20000])
+    return Doc(page, url, decoded, root, profile, parse_jsonld(root), meta, tz, decode_flags(decoded))
