@@ -23,6 +23,7 @@ import os
 import pickle
 import resource
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ PageArgs = tuple[str, bytes, "str | None", "str | None", "str | None", "str | No
 
 _PROFILES: Any = None
 _HEADER = 8  # bytes of big-endian length before each pickled message
+RETRY = ("retry",)  # a queued job whose worker died before starting it: send it elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ class _Worker:
         self.writer: asyncio.StreamWriter | None = None
         self.reader_task: asyncio.Task[None] | None = None
         self.dead = False
+        self.head_started = time.monotonic()  # when the job at the head of `pending` started
 
     async def connect(self, on_dead: Any) -> None:
         reader, self.writer = await asyncio.open_unix_connection(sock=self.sock, limit=2**26)
@@ -169,6 +172,8 @@ class _Worker:
                 job_id, result, rss = pickle.loads(body)
                 self.on_rss(rss)
                 fut = self.pending.pop(job_id, None)
+                # The worker takes jobs in order: the next one starts now ("ready" included).
+                self.head_started = time.monotonic()
                 if fut is not None and not fut.done():
                     fut.set_result(result)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
@@ -177,11 +182,17 @@ class _Worker:
             self.dead = True
             raise
         self.dead = True
-        for fut in self.pending.values():
+        # Only the job at the head was running: it failed. The ones queued behind it never
+        # started and go to another worker.
+        for i, fut in enumerate(self.pending.values()):
             if not fut.done():
-                fut.set_result(("error", "cleaner worker died"))
+                fut.set_result(("error", "cleaner worker died") if i == 0 else RETRY)
         self.pending.clear()
         on_dead(self)
+
+    def running(self) -> int | None:
+        """The job the worker is on (jobs run in the order they were sent)."""
+        return next(iter(self.pending), None)
 
     def kill(self) -> None:
         self.dead = True
@@ -247,21 +258,49 @@ class CleanerPool:
         # A semaphore wakes one waiter per finished job (a Condition woke all ~500 waiting
         # responses per job and cost the reactor more than the downloads).
         async with self._slots:
-            live = [w for w in self._pool if not w.dead] or self._pool
-            worker = min(live, key=lambda w: len(w.pending))
-            job_id = next(self._ids)
-            fut: asyncio.Future[tuple] = asyncio.get_running_loop().create_future()
-            if worker.dead or worker.writer is None:
-                return ("error", "cleaner worker died")
-            worker.pending[job_id] = fut
-            worker.writer.write(_frame((job_id, (pages, policy, known))))
+            while True:
+                worker = await self._live_worker()
+                if worker is None:
+                    return ("error", "cleaner worker died")
+                job_id = next(self._ids)
+                fut: asyncio.Future[tuple] = asyncio.get_running_loop().create_future()
+                if not worker.pending:
+                    worker.head_started = time.monotonic()
+                worker.pending[job_id] = fut
+                worker.writer.write(_frame((job_id, (pages, policy, known))))
+                result = await self._wait(worker, job_id, fut, pages[0][0])
+                if result is not RETRY:
+                    return result
+
+    async def _wait(self, worker: _Worker, job_id: int, fut: asyncio.Future[tuple],
+                    url: str) -> tuple:
+        """The job's result; the timeout counts its own cleaning time, not its time queued
+        behind other jobs (a hanging page must not fail the good pages waiting after it)."""
+        while True:
+            if worker.running() == job_id:
+                budget = worker.head_started + self.timeout - time.monotonic()
+                if budget <= 0:
+                    logger.warning("cleaning %s took over %gs: restarting its worker",
+                                   url, self.timeout)
+                    worker.kill()
+                    return ("error", "clean_timeout")
+            else:
+                budget = min(self.timeout, 0.5)  # queued: look again when it may have started
             try:
-                return await asyncio.wait_for(asyncio.shield(fut), self.timeout)
+                return await asyncio.wait_for(asyncio.shield(fut), budget)
             except TimeoutError:
-                logger.warning("cleaning %s took over %gs: restarting its worker",
-                               pages[0][0], self.timeout)
-                worker.kill()
-                return ("error", "clean_timeout")
+                continue
+
+    async def _live_worker(self, wait: float = 60.0) -> _Worker | None:
+        """The least busy live worker, waiting for a replacement when all have died."""
+        deadline = time.monotonic() + wait
+        while True:
+            live = [w for w in self._pool if not w.dead and w.writer is not None]
+            if live:
+                return min(live, key=lambda w: len(w.pending))
+            if self._closing or time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.05)
 
     async def _connect_all(self) -> None:
         for w in self._pool:

@@ -27,6 +27,12 @@ from kirinuki.scraper.config import (
 
 logger = logging.getLogger(__name__)
 
+# Exit codes (documented in README "Crawl"): 0 done, 2 usage/config error or unusable state,
+# 3 another crawl holds the state, 4 the output could not be written (run left unfinished).
+EXIT_CONFIG = 2
+EXIT_BUSY = 3
+EXIT_WRITE_ERROR = 4
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sources", default="sources.toml", metavar="FILE",
@@ -110,6 +116,10 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             config, log_level=args.log_level, progress=progress)))
         process.crawl(SourcesSpider, context=ctx)
         process.start()
+        if ctx.fatal is not None:
+            print(f"kirinuki crawl: {ctx.fatal}; stopped run {run_id} and left it unfinished "
+                  "(the next run completes its file from the state)", file=sys.stderr)
+            return EXIT_WRITE_ERROR
         writer.close()
         sources = summarize(config, ctx.stats)
         summary = {
@@ -131,12 +141,22 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         _write_json_atomic(out / f"{run_id}.summary.json", summary)
         print_summary(summary)
         return 0
+    except OSError as exc:  # output or state not writable (disk full, permissions)
+        print(f"kirinuki crawl: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_WRITE_ERROR
     finally:
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            except OSError:
+                pass  # already reported; recovery rewrites what is missing
         if pool is not None:
             pool.shutdown()
         store.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def new_run_id(out: Path) -> str:

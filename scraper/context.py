@@ -27,6 +27,9 @@ class CrawlContext:
     pool: CleanerPool
     progress: bool = False
     stats: dict[str, Any] = field(default_factory=dict)  # final Scrapy stats, set at close
+    # Set when the run cannot write its output (JSONL or state): the crawl stops, the run stays
+    # unfinished and `kirinuki crawl` exits non-zero.
+    fatal: str | None = None
 
     @property
     def output(self) -> Path:

@@ -6,6 +6,8 @@ Every drop is counted per source with a reason, so the run summary adds up.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,16 +121,36 @@ class DedupPipeline(_Base):
 
 
 class WritePipeline(_Base):
-    """Commit to SQLite, then append the same lines to the run's JSONL file (see state.py)."""
+    """Commit to SQLite, then append the same lines to the run's JSONL file (see state.py).
+
+    A failed write (disk full, I/O error) or commit stops the whole run: Scrapy would log the
+    exception and go on, and the run would be marked finished with records missing from its
+    file. Instead the error is kept on the context (`CrawlContext.fatal`), the spider is closed,
+    nothing more is committed or written, and `kirinuki crawl` exits non-zero leaving the run
+    unfinished, so the next run's recovery appends the committed records the file lacks.
+    """
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         ctx = self.ctx
-        ctx.store.emit(ctx.run_id, item.emits, item.pages, etag=item.etag,
-                       last_modified=item.last_modified, fetched_at=item.fetched_at)
-        for e in item.emits:
-            ctx.writer.write(e.line)
-            self.inc(item.source, "new" if e.version == 1 else "updated")
+        if ctx.fatal is not None:  # not committed: its URLs stay pending for the next run
+            raise DropItem(f"run stopped: {item.url}")
+        try:
+            ctx.store.emit(ctx.run_id, item.emits, item.pages, etag=item.etag,
+                           last_modified=item.last_modified, fetched_at=item.fetched_at)
+            for e in item.emits:
+                ctx.writer.write(e.line)
+                self.inc(item.source, "new" if e.version == 1 else "updated")
+        except (OSError, sqlite3.Error) as exc:
+            ctx.fatal = f"cannot write {ctx.writer.path}: {exc}"
+            if isinstance(exc, sqlite3.Error):
+                ctx.fatal = f"cannot write the state {ctx.store.path}: {exc}"
+            self._stop()
+            raise DropItem(f"write failed: {item.url}") from exc
         return item
+
+    def _stop(self) -> None:
+        engine = self.crawler.engine
+        self._closing = asyncio.ensure_future(engine.close_spider_async(reason="write_error"))
 
 
 def record_key(rec: dict[str, Any], fallback: str) -> str:

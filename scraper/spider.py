@@ -421,7 +421,7 @@ class SourcesSpider(scrapy.Spider):
         book, kind, norm = self._book(request)
         if kind in DISCOVERY_KINDS:
             self.discovery_inflight -= 1
-        self._fail(book.source.name, kind, norm, failure_reason(failure.value))
+        self._fail(book.source.name, kind, norm, failure_reason(failure.value, request))
 
     def _on_dropped(self, request: Request, spider: scrapy.Spider) -> None:
         if request.meta.get("kirinuki_kind") in DISCOVERY_KINDS:
@@ -433,8 +433,13 @@ def _header(response: Response, name: str) -> str | None:
     return v.decode("latin-1") if v is not None else None
 
 
-def failure_reason(exc: BaseException) -> str:
-    """Short, countable reason for a download failure."""
+def failure_reason(exc: BaseException, request: Request | None = None) -> str:
+    """Short, countable reason for a download failure.
+
+    `request` is the failed request (the last hop of a redirect chain): a chain that comes back
+    to a URL it already visited is a `redirect_loop`, a long chain of distinct URLs is
+    `too_many_redirects`. A compressed body that inflates past the size cap is a
+    `decompression_bomb` (Scrapy words it "... during decompression")."""
     if isinstance(exc, HttpError):
         return f"http_{exc.response.status}"
     if isinstance(exc, IgnoreRequest):
@@ -443,8 +448,15 @@ def failure_reason(exc: BaseException) -> str:
             return "robots_txt"
         if "offsite" in msg:
             return "offsite"
-        if "redirect" in msg:
-            return "redirect_loop"
+        if "decompression" in msg:
+            return "decompression_bomb"
+        if "max redirections" in msg or "redirect" in msg:
+            hops = request.meta.get("redirect_urls", []) if request is not None else []
+            if request is not None and request.url in hops:
+                return "redirect_loop"
+            return "too_many_redirects"
+        if "download_maxsize" in msg or "max size" in msg:
+            return "too_large"
         return "ignored"
     name = type(exc).__name__
     table = {

@@ -223,7 +223,7 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
         "reset": "/f/reset.html", "truncated": "/f/truncated.html", "loop": "/f/loop1.html",
         "huge": "/f/huge.html", "huge_stream": "/f/huge-stream.html", "sjis": "/f/sjis.html",
         "offsite_redirect": "/f/away.html", "missing": "/f/missing.html", "empty": "/f/empty.html",
-        "pdf": "/f/report.pdf",
+        "pdf": "/f/report.pdf", "chain": "/f/chain0.html", "gzip_bomb": "/f/bomb.html",
     }
     res[paths["ok"]] = Resource(news_article(40))
     res[paths["flaky"]] = Resource(news_article(41))
@@ -240,6 +240,12 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
     sjis = sjis.replace(b'<meta charset="shift_jis">', b"")  # no charset anywhere
     res[paths["sjis"]] = Resource(sjis, "text/html")
     hooks[paths["offsite_redirect"]] = _redirect(other_origin + "/news/a01.html")
+    for i in range(10):  # ten distinct hops: too many redirects, not a loop
+        hooks[f"/f/chain{i}.html"] = _redirect(f"/f/chain{i + 1}.html")
+    res["/f/chain10.html"] = Resource(news_article(43))
+    # 30 MB of zeros in 30 KB of gzip: inflates past the 10 MB cap.
+    res[paths["gzip_bomb"]] = Resource(gzip.compress(b"\0" * (30 * 1024 * 1024), 9),
+                                       headers={"Content-Encoding": "gzip"})
     res[paths["empty"]] = Resource(b"")
     res[paths["pdf"]] = Resource(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n", "application/pdf")
     o = server.origin

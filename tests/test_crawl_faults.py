@@ -41,6 +41,8 @@ def test_faults_end_as_counted_failures_or_records(tmp_path):
         assert reasons.get("article:connection_lost") == 1  # reset connection
         assert reasons.get("article:truncated") == 1
         assert reasons.get("article:redirect_loop") == 1
+        assert reasons.get("article:too_many_redirects") == 1  # 10 distinct hops, max 4
+        assert reasons.get("article:decompression_bomb") == 1  # gzip inflating past the cap
         assert reasons.get("article:too_large") == 2  # declared and streamed 30 MB
         assert reasons.get("article:offsite") == 1  # redirect to another host is not followed
         assert reasons.get("article:http_404") == 1
