@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kirinuki.pipelines import clippings as clip
-from kirinuki.pipelines.blocks import Block, element_blocks
+from kirinuki.pipelines.blocks import Block, element_blocks, text_of
 from kirinuki.pipelines.doc import Doc, prepare
-from kirinuki.pipelines.generic import generic_extract
+from kirinuki.pipelines.generic import generic_extract, paragraph_chars
 from kirinuki.pipelines.language import detect_language
 from kirinuki.pipelines.layout import refine_layout
 from kirinuki.pipelines.metadata import (
@@ -35,6 +35,10 @@ from kirinuki.pipelines.profiles import Profile, ProfileSet
 from kirinuki.pipelines.record import Draft, pipeline_version
 from lxml import etree
 
+# A profile body holding less than this share of the page's <p> prose (and at least MISS_MIN_GAP
+# characters less) is a selector that now hits a fragment: the template changed (issue 11).
+MISS_SHARE = 0.3
+MISS_MIN_GAP = 300
 GENERIC_MIN_DUPLICATE = 100
 # Subtrees without article text, which trafilatura discards too; not `aside` (one benchmark page
 # holds its whole article in one) and not `form` (ASP.NET pages wrap everything in a form).
@@ -132,6 +136,17 @@ def _line_rules(profile: Profile | None):
     return rules
 
 
+def body_missed(root: etree._Element, bodies: list[etree._Element]) -> bool:
+    """Whether the profile's body selectors hit a fragment of the article, not the article.
+
+    A renamed class leaves a selector matching a lead box or a caption wrapper; the page's <p>
+    prose outside it is then much longer than what the profile found.
+    """
+    found = sum(len(text_of(b).strip()) for b in bodies)
+    prose = paragraph_chars(root)
+    return found < MISS_SHARE * prose and prose - found >= MISS_MIN_GAP
+
+
 @dataclass(slots=True)
 class Extracted:
     meta: dict[str, Any]
@@ -157,6 +172,8 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         bodies = [b for b in bodies if b.getparent() is not None or b is doc.root]
         for b in bodies:
             _cut_body_end(b, profile, removed)
+        if bodies and body_missed(doc.root, bodies):
+            bodies = []
     if not bodies:
         # Generic path: these subtrees never hold article text; dropping them first makes every
         # later tree walk, and trafilatura's own tree copies, cheaper (issue 3).
@@ -185,6 +202,9 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
     method = "profile"
     if not any(b.text != clip.SPLIT_SENTINEL for b in blocks):
         method = "generic"
+        if profile and profile.body and "profile_missed" not in doc.flags:
+            # The unattended job turns this flag into an alert (issue 8).
+            doc.flags.append("profile_missed")
         result = generic_extract(doc.root, doc.url, doc.jsonld, meta["authors"], meta["title"])
         blocks = result.blocks
         removed.update(result.removed)
