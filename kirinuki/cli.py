@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, help_ in (
         ("eval", "kirinuki.evaluate", "measure extraction quality on a gold manifest"),
         ("crawl", "kirinuki.scraper.command", "crawl configured sources"),
+        ("held", "kirinuki.scraper.held_cmd",
+         "list, release or drop article versions a crawl held back as degraded"),
     ):
         p = sub.add_parser(name, help=help_)
         try:

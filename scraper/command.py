@@ -24,11 +24,15 @@ from kirinuki.scraper.config import (
     load_sources,
     with_max_articles,
 )
+from kirinuki.scraper.health import fails, parse_fail_on
 
 logger = logging.getLogger(__name__)
 
-# Exit codes (documented in README "Crawl"): 0 done, 2 usage/config error or unusable state,
-# 3 another crawl holds the state, 4 the output could not be written (run left unfinished).
+# Exit codes (documented in README "Crawl" and "Run it as a scheduled job"): 0 done and healthy,
+# 1 an alert of a --fail-on kind, 2 usage/config error or unusable state, 3 another crawl holds
+# the state, 4 the output could not be written (run left unfinished).
+EXIT_OK = 0
+EXIT_ALERT = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3
 EXIT_WRITE_ERROR = 4
@@ -54,12 +58,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default WARNING")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
+    parser.add_argument("--fail-on", default="all", metavar="KIND,...",
+                        help="alert kinds that make the exit status 1 (default all; none = never): "
+                             "source_failed, no_articles, profile_missed, short_text, "
+                             "fields_missing")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one crawl; return the process exit code (2: bad sources file or busy state)."""
+    """Run one crawl; return the exit status (0 healthy, 1 alert, 2 usage/config, 3 busy)."""
     out = Path(args.out or ("out/demo" if args.demo else "out"))
     servers: list[Any] = []
+    try:
+        fail_on = parse_fail_on(getattr(args, "fail_on", None))
+    except ValueError as exc:
+        print(f"kirinuki crawl: --fail-on: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         from kirinuki import pipelines
 
@@ -77,16 +90,20 @@ def run(args: argparse.Namespace) -> int:
             config = with_max_articles(config, args.max_articles)
         except (SourcesError, FileNotFoundError) as exc:
             print(f"kirinuki crawl: {exc}", file=sys.stderr)
-            return 2
-        return _crawl(config, out, Path(args.state) if args.state else out / "state.sqlite", args)
+            return EXIT_CONFIG
+        state = Path(args.state) if args.state else out / "state.sqlite"
+        return _crawl(config, out, state, args, fail_on)
     finally:
         for s in servers:
             s.stop()
 
 
-def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Namespace) -> int:
+def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Namespace,
+           fail_on: frozenset[str]) -> int:
     from kirinuki.scraper.cleaning import CleanerPool
     from kirinuki.scraper.context import CrawlContext, summarize
+    from kirinuki.scraper.history import History
+    from kirinuki.scraper.run_health import finish_health
     from kirinuki.scraper.settings import build_settings
     from kirinuki.scraper.spider import SourcesSpider
     from kirinuki.scraper.state import JsonlWriter, StateLocked, Store
@@ -96,8 +113,8 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
     try:
         store = Store(state_path)
     except StateLocked as exc:
-        print(f"kirinuki crawl: {exc}", file=sys.stderr)
-        return 2
+        print(f"kirinuki crawl: busy: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     started = time.monotonic()
     pool = None
     writer = None
@@ -105,6 +122,7 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         for path, n in store.recover():
             print(f"kirinuki crawl: completed interrupted run {path} (+{n} records)", file=sys.stderr)
         run_id = new_run_id(out)
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
         writer = JsonlWriter(out / f"{run_id}.jsonl")
         store.start_run(run_id, writer.path)
         workers = args.workers if args.workers is not None else config.crawl.workers
@@ -122,6 +140,7 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             return EXIT_WRITE_ERROR
         writer.close()
         sources = summarize(config, ctx.stats)
+        alerts = finish_health(History(store.db), run_id, started_at, sources)
         summary = {
             "run_id": run_id,
             "output": str(writer.path),
@@ -136,11 +155,12 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
                 "cleaner_worker": round(pool.peak_rss_kb() / 1024, 1),
             },
             "cleaner_restarts": pool.restarts,
+            "alerts": [a.as_dict() for a in alerts],
         }
         store.finish_run(run_id, summary)
         _write_json_atomic(out / f"{run_id}.summary.json", summary)
         print_summary(summary)
-        return 0
+        return EXIT_ALERT if fails(alerts, fail_on) else EXIT_OK
     except OSError as exc:  # output or state not writable (disk full, permissions)
         print(f"kirinuki crawl: {_one_line(exc)}", file=sys.stderr)
         return EXIT_WRITE_ERROR
@@ -184,16 +204,19 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-COLUMNS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "failed", "rejected")
+COLUMNS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "not_modified",
+           "held", "failed", "rejected")
+_HEADS = {"not_modified": "not_mod"}
 
 
 def print_summary(summary: dict[str, Any], file: Any = None) -> None:
     """The run summary table (stdout): one row per source, then reasons for failures/rejections."""
     f = file or sys.stdout
     width = max([len("source")] + [len(n) for n in summary["sources"]])
-    print(f"{'source':<{width}}  " + "  ".join(f"{c:>10}" for c in COLUMNS), file=f)
+    print(f"{'source':<{width}}  " + "  ".join(f"{_HEADS.get(c, c):>10}" for c in COLUMNS),
+          file=f)
     for name, row in summary["sources"].items():
-        print(f"{name:<{width}}  " + "  ".join(f"{row[c]:>10}" for c in COLUMNS), file=f)
+        print(f"{name:<{width}}  " + "  ".join(f"{row.get(c, 0):>10}" for c in COLUMNS), file=f)
         for group in ("failed", "rejected"):
             reasons = row.get(f"{group}_reasons") or {}
             if reasons:
@@ -202,6 +225,9 @@ def print_summary(summary: dict[str, Any], file: Any = None) -> None:
     t = summary["totals"]
     print(f"{summary['records']} records ({t.get('new', 0)} new, {t.get('updated', 0)} updated) "
           f"-> {summary['output']}; state {summary['state']}; {summary['elapsed_s']}s", file=f)
+    for a in summary.get("alerts") or []:
+        urls = f" ({len(a['urls'])} url(s), e.g. {a['urls'][0]})" if a.get("urls") else ""
+        print(f"ALERT {a['kind']} {a['source']}: {a['detail']}{urls}", file=f)
 
 
 def main(argv: list[str] | None = None) -> int:

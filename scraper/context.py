@@ -15,7 +15,7 @@ from kirinuki.scraper.config import SourcesConfig
 from kirinuki.scraper.state import JsonlWriter, Store
 
 COUNTERS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "duplicate",
-            "failed", "rejected", "partial", "not_modified")
+            "failed", "rejected", "partial", "not_modified", "held")
 
 
 @dataclass

@@ -86,6 +86,7 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
         },
         "ITEM_PIPELINES": {
             "kirinuki.scraper.item_pipelines.ValidatePipeline": 100,
+            "kirinuki.scraper.hold.HealthPipeline": 150,
             "kirinuki.scraper.item_pipelines.DedupPipeline": 200,
             "kirinuki.scraper.item_pipelines.WritePipeline": 300,
         },

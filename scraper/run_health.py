@@ -1,0 +1,42 @@
+"""End of a run: turn its counters and flagged records into alerts, and log it in the history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from kirinuki.scraper.health import RECORD_KINDS, Alert, sort_alerts, source_alerts
+from kirinuki.scraper.history import History
+
+
+def finish_health(history: History, run_id: str, started_at: str,
+                  sources: dict[str, dict[str, Any]]) -> list[Alert]:
+    """Alerts of this run (worst first); one `source_runs` row per source crawled."""
+    alerts: list[Alert] = []
+    for name, row in sources.items():
+        alerts += source_alerts(name, row, history.had_articles(name))
+    groups: dict[tuple[str, str], list[tuple[str | None, str | None, bool]]] = defaultdict(list)
+    for source, profile, url, flags, held in history.flagged(run_id):
+        for kind in flags:
+            if kind in RECORD_KINDS:
+                groups[(source, kind)].append((profile, url, held))
+    for (source, kind), items in groups.items():
+        n_held = sum(1 for _p, _u, h in items if h)
+        profiles = sorted({p for p, _u, _h in items if p})
+        detail = f"{len(items)} record(s)"
+        if n_held:
+            detail += f", {n_held} held back (kirinuki held list)"
+        if profiles:
+            detail += f"; profile {', '.join(profiles)}"
+        alerts.append(Alert(source, kind, detail, tuple(u for _p, u, _h in items if u),
+                            profiles[0] if len(profiles) == 1 else None))
+    alerts = sort_alerts(alerts)
+    lengths = history.run_lengths(run_id)
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for a in alerts:
+        kinds[a.source].append(a.kind)
+    for name, row in sources.items():
+        counters = {k: v for k, v in row.items() if isinstance(v, int)}
+        history.add_source_run(run_id, name, started_at, counters, lengths.get(name, []),
+                               kinds.get(name, []))
+    return alerts
