@@ -16,7 +16,6 @@ import argparse
 import gzip
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -30,36 +29,11 @@ from kirinuki.pipelines import Page, Rejected, clean
 from kirinuki.pipelines.encoding import decode
 from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
 from kirinuki.pipelines.record import dumps
+from kirinuki.pipelines.tokens import is_mostly_cjk, tokens
 
-_WORD_RE = re.compile(r"\w+")
-_CHAR_RE = re.compile(r"[^\W_]")
-_LETTER_RE = re.compile(r"[^\W\d_]")
-_CJK_RE = re.compile(
-    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff]"
-)
 SYSTEMS = ("kirinuki", "trafilatura", "readability")
 META_FIELDS = ("title", "published", "authors")
 WORSE_BY = 0.10  # a page this far under trafilatura's F1 is listed (issue 10's per-page bar)
-
-
-def fold(text: str) -> str:
-    """What scoring compares: NFKC then case folding, applied to gold and both predictions."""
-    return unicodedata.normalize("NFKC", text or "").casefold()
-
-
-def is_mostly_cjk(gold: str) -> bool:
-    """More than half of the gold's letters are Han, Hiragana, Katakana or Hangul."""
-    letters = _LETTER_RE.findall(fold(gold))
-    if not letters:
-        return False
-    return sum(1 for c in letters if _CJK_RE.match(c)) * 2 > len(letters)
-
-
-def tokens(text: str, cjk: bool) -> Counter[str]:
-    """The one tokenizer of both systems: words (`\\w+`), or single characters on a CJK page."""
-    folded = fold(text)
-    return Counter(_CHAR_RE.findall(folded) if cjk else _WORD_RE.findall(folded))
 
 
 def prf(pred: Counter[str], gold: Counter[str]) -> tuple[float, float, float]:

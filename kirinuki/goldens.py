@@ -18,7 +18,7 @@ REGEN_COMMAND = "kirinuki fixtures regen"
 
 
 @dataclass(frozen=True)
-class Fixture:
+class GoldenFixture:
     html: Path
     meta: Path
 
@@ -27,7 +27,7 @@ class Fixture:
         return str(self.html.relative_to(self.html.parent.parent))
 
 
-def find_fixtures(root: str | os.PathLike[str]) -> list[Fixture]:
+def find_fixtures(root: str | os.PathLike[str]) -> list[GoldenFixture]:
     out = []
     for dirpath, dirnames, files in os.walk(root):
         dirnames.sort()
@@ -37,15 +37,15 @@ def find_fixtures(root: str | os.PathLike[str]) -> list[Fixture]:
                 stem = f[:-3] if f.endswith(".gz") else f
                 meta = html.with_name(stem.rsplit(".", 1)[0] + ".json")
                 if meta.is_file():
-                    out.append(Fixture(html, meta))
+                    out.append(GoldenFixture(html, meta))
     return out
 
 
-def load_meta(fx: Fixture) -> dict[str, Any]:
+def load_meta(fx: GoldenFixture) -> dict[str, Any]:
     return json.loads(fx.meta.read_text(encoding="utf-8"))
 
 
-def run_fixture(fx: Fixture, profiles: ProfileSet | None = None) -> list[dict[str, Any]]:
+def run_fixture(fx: GoldenFixture, profiles: ProfileSet | None = None) -> list[dict[str, Any]]:
     page = load_page(str(fx.html))
     try:
         return clean(page, profiles)
@@ -119,13 +119,13 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2)
 
 
-def diff_expected(fx: Fixture, records: list[dict[str, Any]], expected: list[dict[str, Any]]) -> str:
+def diff_expected(fx: GoldenFixture, records: list[dict[str, Any]], expected: list[dict[str, Any]]) -> str:
     a = canonical(expected).splitlines()
     b = canonical(records).splitlines()
     return "\n".join(difflib.unified_diff(a, b, f"{fx.meta} (expected)", "pipeline output", lineterm=""))
 
 
-def regen(fx: Fixture, profiles: ProfileSet | None = None) -> tuple[bool, list[str]]:
+def regen(fx: GoldenFixture, profiles: ProfileSet | None = None) -> tuple[bool, list[str]]:
     """Write `expected` unless a hand-written check fails (then refuse and say why)."""
     meta = load_meta(fx)
     records = run_fixture(fx, profiles)

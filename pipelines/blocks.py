@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from kirinuki.pipelines.normalize import normalize_text
 from lxml import etree
 
-BLOCK_TYPES = ("paragraph", "heading", "quote", "list_item")
-
 _BLOCK_TAGS = frozenset(
     "p div section article main header footer aside center h1 h2 h3 h4 h5 h6 blockquote li ul ol "
     "dl dt dd table tbody thead tfoot tr td th figure pre address details summary form fieldset "
@@ -21,6 +19,8 @@ _SKIP_TAGS = frozenset(
     "embed canvas video audio head title meta link figcaption map area math".split()
 )
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+# Phrasing elements a text node may sit in below its paragraph (`enclosing_block` walks past them).
+INLINE_TAGS = frozenset("span a strong em b i u font small mark time".split())
 # All the text of a subtree in one libxml2 call (faster than joining itertext()).
 text_of = etree.XPath("string()")
 
@@ -125,3 +125,10 @@ def element_blocks(root: etree._Element, roles: Mapping[etree._Element, str] | N
 
 def blocks_text(blocks: list[Block]) -> str:
     return "\n\n".join(b.text for b in blocks)
+
+
+def enclosing_block(el: etree._Element | None) -> etree._Element | None:
+    """`el` or its nearest ancestor that is not an inline (phrasing) element."""
+    while el is not None and el.tag in INLINE_TAGS:
+        el = el.getparent()
+    return el

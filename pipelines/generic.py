@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kirinuki.pipelines import refine
-from kirinuki.pipelines.blocks import Block, BlockBuffer, element_blocks, text_of
+from kirinuki.pipelines.blocks import Block, BlockBuffer, element_blocks, enclosing_block, text_of
 from kirinuki.pipelines.noise import drop_element
 from kirinuki.pipelines.normalize import normalize_text
 from lxml import etree
@@ -126,7 +126,6 @@ def _only_links(tree: etree._Element, blocks: list[Block]) -> bool:
 
 
 _CHUNK_CLASS_RE = re.compile(r"body|article|content|story|entry|post|text", re.I)
-_INLINE = frozenset("span a strong em b i u font small mark".split())
 _TEXT_WITH = etree.XPath("//body//text()[contains(., $p)][not(ancestor::script)][not(ancestor::style)]")
 CHUNK_MIN_WORDS = 20
 CHUNK_MAX_SHARE = 0.9  # chunks are looked for when the result holds less of the page's <p> text
@@ -151,9 +150,7 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
     hits = _TEXT_WITH(tree, p=first[:30])
     if not hits:
         return blocks
-    el = hits[0].getparent()
-    while el is not None and el.tag in _INLINE:
-        el = el.getparent()
+    el = enclosing_block(hits[0].getparent())
     box = el.getparent() if el is not None else None
     cls = box.get("class") if box is not None else None
     if not cls or not _CHUNK_CLASS_RE.search(cls):

@@ -44,7 +44,7 @@ def _valid(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> dat
 
 def parse_date(value: str | None, tz: timezone = JST, target_tz: timezone | None = None) -> str | None:
     """Parse one date string; return ISO 8601 with offset, or None when it holds no date."""
-    dt = parse_datetime(value, tz)
+    dt = read_datetime(value, tz)
     if dt is None:
         return None
     if target_tz is not None:
@@ -52,7 +52,9 @@ def parse_date(value: str | None, tz: timezone = JST, target_tz: timezone | None
     return dt.isoformat(timespec="seconds")
 
 
-def parse_datetime(value: str | None, tz: timezone = JST) -> datetime | None:
+def read_datetime(value: str | None, tz: timezone = JST) -> datetime | None:
+    """Any date form a page writes (ISO, Japanese, era, English) as an aware datetime; `tz` for
+    dates written without an offset. (Feeds' RFC 2822 dates: scraper.discovery.)"""
     if not value or not isinstance(value, str):
         return None
     text = unicodedata.normalize("NFKC", value).strip()

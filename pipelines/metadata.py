@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kirinuki.pipelines.jadates import JST, parse_date
 from kirinuki.pipelines.jsonld import article_objects, is_person, resolve
 from kirinuki.pipelines.normalize import normalize_field, normalize_text, safe_urljoin
-from kirinuki.pipelines.profiles import Profile, Source, parse_source
+from kirinuki.pipelines.profiles import FieldSource, Profile, parse_source
 from lxml import etree
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def _jsonld_values(objs: list[dict[str, Any]], path: str) -> list[Any]:
     return []
 
 
-def _css_values(root: etree._Element, src: Source) -> list[str]:
+def _css_values(root: etree._Element, src: FieldSource) -> list[str]:
     out = []
     for el in src.selector(root):  # type: ignore[misc]
         if src.attr == "owntext":
@@ -64,7 +64,7 @@ def _css_values(root: etree._Element, src: Source) -> list[str]:
     return out
 
 
-def source_values(doc: Doc, src: Source, field: str) -> list[Any]:
+def source_values(doc: Doc, src: FieldSource, field: str) -> list[Any]:
     """What one profile source (`meta:`, `jsonld:` or a CSS selector) reads from the page."""
     if src.kind == "defaults":
         return []

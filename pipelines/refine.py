@@ -13,27 +13,19 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from kirinuki.pipelines.blocks import Block
+from kirinuki.pipelines.blocks import Block, enclosing_block
 from kirinuki.pipelines.jsonld import article_objects
 from kirinuki.pipelines.noise import load_vocabulary
 from kirinuki.pipelines.normalize import normalize_text
+from kirinuki.pipelines.tokens import bigrams, is_mostly_cjk, tokens
 from lxml import etree
 
-_WORD_RE = re.compile(r"\w+")
-_CHAR_RE = re.compile(r"[^\W_]")
-_CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def tokens(text: str, cjk: bool) -> Counter[str]:
-    """Words, or single characters for CJK text (no spaces between words there)."""
-    text = text.casefold()
-    return Counter(_CHAR_RE.findall(text) if cjk else _WORD_RE.findall(text))
+# The cleaner decides CJK-ness on a sample (texts can be long); the scorer reads all of its gold.
+CJK_SAMPLE = 2000
 
 
 def is_cjk(text: str) -> bool:
-    sample = text[:2000]
-    letters = sum(1 for c in sample if c.isalpha())
-    return bool(letters) and len(_CJK_RE.findall(sample)) * 2 > letters
+    return is_mostly_cjk(text[:CJK_SAMPLE])
 
 
 def _share_in(part: Counter[str], whole: Counter[str]) -> float:
@@ -229,7 +221,6 @@ def drop_label_lines(blocks: list[Block], removed: Counter[str]) -> list[Block]:
 
 # --- the lead paragraph -------------------------------------------------------------------------
 
-_INLINE = frozenset("span strong b em i a font small u mark time".split())
 _NOT_TEXT = frozenset("script style meta title noscript textarea head".split())
 LEAD_MIN_CHARS = 40
 
@@ -276,21 +267,13 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
         words = raw.split()
         probe = (" ".join(words[:4]) if len(words) >= 4 else raw.strip()[:20])[:40]
         for node in root.xpath("//body//text()[contains(., $p)]", p=probe):
-            el = node.getparent()
-            while el is not None and el.tag in _INLINE:
-                el = el.getparent()
+            el = enclosing_block(node.getparent())
             if el is None or el.tag in _NOT_TEXT:
                 continue
             text = normalize_text("".join(el.itertext()))
             if text == desc or (stem and text.startswith(stem) and len(text) <= 1.6 * len(stem) + 20):
                 return text
     return None
-
-
-def bigrams(text: str, cjk: bool) -> Counter[tuple[str, str]]:
-    """Word (or CJK character) pairs: unlike single words, they show that a passage is present."""
-    units = list(_CHAR_RE.findall(text.casefold())) if cjk else _WORD_RE.findall(text.casefold())
-    return Counter(zip(units, units[1:], strict=False))
 
 
 def add_lead(blocks: list[Block], lead: str | None, title: str | None = None) -> list[Block]:

@@ -99,13 +99,13 @@ def rewrite_origin(url: str, mirror_of: str | None, local_origin: str) -> str:
 
 def to_iso(value: str | None) -> str | None:
     """RFC 2822 / W3C datetime from a feed or sitemap -> ISO 8601; None if it has no time zone."""
-    dt = parse_datetime(value)
+    dt = parse_feed_datetime(value)
     if dt is None or dt.tzinfo is None or not value or len(value.strip()) <= 10:
         return None
     return dt.isoformat()
 
 
-def parse_datetime(value: str | None) -> datetime | None:
+def parse_feed_datetime(value: str | None) -> datetime | None:
     """Lenient date parse for freshness comparisons (a date alone counts as midnight UTC)."""
     if not value:
         return None
@@ -123,7 +123,7 @@ def parse_datetime(value: str | None) -> datetime | None:
 
 def is_newer(lastmod: str | None, fetched_at: str | None) -> bool:
     """True when a discovery date says the page changed after we fetched it."""
-    a, b = parse_datetime(lastmod), parse_datetime(fetched_at)
+    a, b = parse_feed_datetime(lastmod), parse_feed_datetime(fetched_at)
     if a is None or b is None:
         return False
     if a.tzinfo is None:
@@ -310,7 +310,7 @@ def extract_links(html_text: str, base_url: str) -> list[str]:
 
 
 def _iso_or_raw(v: str | None) -> str | None:
-    dt = parse_datetime(v)
+    dt = parse_feed_datetime(v)
     return dt.isoformat() if dt else None
 
 

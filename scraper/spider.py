@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from kirinuki.pipelines.hosts import on_domain
 from kirinuki.scraper.cleaning import LinkPolicy, PageArgs
 from kirinuki.scraper.config import CrawlSettings, Source
 from kirinuki.scraper.context import CrawlContext, stat_key
@@ -58,8 +59,7 @@ def allows(url: str, hosts: frozenset[str], domains: tuple[str, ...] = ()) -> bo
         return False
     if parts.netloc.lower() in hosts:
         return True
-    host = (parts.hostname or "").lower()
-    return any(host == d or host.endswith("." + d) for d in domains)
+    return any(on_domain(parts.hostname, d) for d in domains)
 
 
 class SourceBook:

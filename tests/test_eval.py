@@ -10,18 +10,17 @@ import json
 from collections import Counter
 
 import pytest
+from kirinuki.pipelines.tokens import is_mostly_cjk, tokens
 
 from kirinuki.cli import main
 from kirinuki.evaluate import (
     evaluate,
     format_report,
-    is_mostly_cjk,
     meta_scores,
     prf,
     read_manifest,
     run_readability,
     select,
-    tokens,
 )
 from tests.conftest import BENCHMARKS, REPO
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from kirinuki.pipelines.hosts import on_domain
 from lxml.cssselect import CSSSelector, SelectorError
 
 PROFILE_DIR = Path(__file__).parent
@@ -34,7 +35,7 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
+class FieldSource:
     """One place to read a field from: `meta:NAME`, `jsonld:PATH`, or a CSS selector (`@attr`)."""
 
     kind: str  # "meta" | "jsonld" | "css"
@@ -74,25 +75,21 @@ class Profile:
     description: str = ""
     site_name: str | None = None
     timezone: str | None = None
-    fields: dict[str, tuple[Source, ...]] = field(default_factory=dict)
+    fields: dict[str, tuple[FieldSource, ...]] = field(default_factory=dict)
     body: tuple[CSSSelector, ...] = ()
     body_end: tuple[CSSSelector, ...] = ()
     # Which elements inside the body are text blocks; None = all text in the body.
     blocks: CSSSelector | None = None
     images: tuple[tuple[CSSSelector, CSSSelector | None], ...] = ()
-    citations: tuple[Source, ...] = ()
+    citations: tuple[FieldSource, ...] = ()
     noise: dict[str, tuple[CSSSelector, ...]] = field(default_factory=dict)
     lines: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
     paywall_detected: tuple[CSSSelector, ...] = ()
     paywall_truncated: tuple[CSSSelector, ...] = ()
     paywall_json: tuple[JsonFlag, ...] = ()
     paywall_boundary: tuple[re.Pattern[str], ...] = ()
-    next_pages: tuple[Source, ...] = ()
+    next_pages: tuple[FieldSource, ...] = ()
     split: SplitRule | None = None
-
-    def matches_host(self, host: str) -> bool:
-        host = host.lower().rstrip(".")
-        return any(host == d or host.endswith("." + d) for d in self.domains)
 
 
 class ProfileSet:
@@ -125,14 +122,14 @@ class ProfileSet:
         if not url:
             return None
         try:
-            host = (urlsplit(url).hostname or "").rstrip(".")
+            host = urlsplit(url).hostname
         except ValueError:
             return None
         best: tuple[int, Profile] | None = None
         for p in self._by_name.values():
             for d in p.domains:
                 # the most specific domain wins (a blog host's subdomain over its parent)
-                if (host == d or host.endswith("." + d)) and (best is None or len(d) > best[0]):
+                if on_domain(host, d) and (best is None or len(d) > best[0]):
                     best = (len(d), p)
         return best[1] if best else None
 
@@ -176,7 +173,7 @@ def _list(path: str, key: str, value: Any) -> list[Any]:
     return value
 
 
-def parse_source(path: str, key: str, value: Any) -> Source:
+def parse_source(path: str, key: str, value: Any) -> FieldSource:
     pattern = None
     if isinstance(value, dict):
         unknown = set(value) - {"from", "pattern"}
@@ -188,18 +185,18 @@ def parse_source(path: str, key: str, value: Any) -> Source:
     if not isinstance(value, str) or not value.strip():
         raise _fail(path, key, f"expected a source string, got {value!r}")
     if value == "@defaults":
-        return Source("defaults", "@defaults", pattern=pattern)
+        return FieldSource("defaults", "@defaults", pattern=pattern)
     if value.startswith("meta:"):
-        return Source("meta", value[5:], pattern=pattern)
+        return FieldSource("meta", value[5:], pattern=pattern)
     if value.startswith("jsonld:"):
-        return Source("jsonld", value[7:], pattern=pattern)
+        return FieldSource("jsonld", value[7:], pattern=pattern)
     expr, attr = value, None
     m = re.match(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", value)
     if m and "]" not in m.group(2):
         expr, attr = m.group(1).strip(), m.group(2)
     if expr.startswith("css:"):
         expr = expr[4:]
-    return Source("css", expr, attr=attr, pattern=pattern, selector=_css(path, key, expr))
+    return FieldSource("css", expr, attr=attr, pattern=pattern, selector=_css(path, key, expr))
 
 
 def _check_keys(path: str, section: str, data: dict[str, Any], allowed: set[str]) -> None:
