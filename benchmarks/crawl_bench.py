@@ -26,9 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kirinuki.scraper import sitegen  # noqa: E402
-from kirinuki.scraper.demo import to_toml  # noqa: E402
-from kirinuki.scraper.siteserver import Resource, SiteServer  # noqa: E402
+from kirinuki.demo import sitegen, to_toml  # noqa: E402
+from kirinuki.demo.server import Resource, SiteServer  # noqa: E402
 
 TOPICS = ["経済", "政治", "国際", "社会", "科学", "スポーツ", "文化", "地域"]
 PHRASES = [

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kirinuki.inputs import is_html_name, load_page
+from kirinuki.inputs import discover, load_page, read_sidecar_file, sidecar_path
 from kirinuki.pipelines import Rejected, clean
 from kirinuki.pipelines.profiles import ProfileSet
 
@@ -28,21 +28,17 @@ class GoldenFixture:
 
 
 def find_fixtures(root: str | os.PathLike[str]) -> list[GoldenFixture]:
+    """Every saved page under `root` that has a sidecar, in path order."""
     out = []
-    for dirpath, dirnames, files in os.walk(root):
-        dirnames.sort()
-        for f in sorted(files):
-            if is_html_name(f):
-                html = Path(dirpath) / f
-                stem = f[:-3] if f.endswith(".gz") else f
-                meta = html.with_name(stem.rsplit(".", 1)[0] + ".json")
-                if meta.is_file():
-                    out.append(GoldenFixture(html, meta))
+    for html in discover([str(root)]):
+        meta = sidecar_path(html)
+        if meta is not None:
+            out.append(GoldenFixture(Path(html), meta))
     return out
 
 
 def load_meta(fx: GoldenFixture) -> dict[str, Any]:
-    return json.loads(fx.meta.read_text(encoding="utf-8"))
+    return read_sidecar_file(fx.meta)
 
 
 def run_fixture(fx: GoldenFixture, profiles: ProfileSet | None = None) -> list[dict[str, Any]]:

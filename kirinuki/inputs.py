@@ -37,7 +37,9 @@ def discover(paths: Iterable[str]) -> Iterator[str]:
             yield p
 
 
-def sidecar_path(path: str) -> Path | None:
+def sidecar_path(path: str | os.PathLike[str]) -> Path | None:
+    """The JSON beside a saved page: `<stem>.json` (`a.html`, `a.html.gz` -> `a.json`), else
+    `<name>.json`; None when there is none."""
     p = Path(path)
     name = p.name
     for suffix in (".gz",):
@@ -50,16 +52,28 @@ def sidecar_path(path: str) -> Path | None:
     return None
 
 
-def read_sidecar(path: str) -> dict[str, Any]:
-    """The fixture/archive sidecar: `{"source": {"url", "content_type", "fetched_at", "profile"}}`."""
+def read_sidecar_file(sidecar: str | os.PathLike[str]) -> dict[str, Any]:
+    """A whole sidecar document (a fixture's also holds `checks` and `expected`).
+
+    Raises OSError or ValueError (bad JSON, not an object): the goldens must not pass over a
+    broken fixture; `read_sidecar` treats it as no sidecar."""
+    data = json.loads(Path(sidecar).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{sidecar}: not a JSON object")
+    return data
+
+
+def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The sidecar's source: `{"source": {"url", "content_type", "fetched_at", "profile"}}`
+    (the fixture format; a bare source object is accepted too)."""
     sc = sidecar_path(path)
     if sc is None:
         return {}
     try:
-        data = json.loads(sc.read_text(encoding="utf-8"))
+        data = read_sidecar_file(sc)
     except (OSError, ValueError):
         return {}
-    src = data.get("source", data) if isinstance(data, dict) else {}
+    src = data.get("source", data)
     return src if isinstance(src, dict) else {}
 
 

@@ -2,5 +2,5 @@
 
 Modules: `config` (sources file), `discovery` (feeds, sitemaps, links), `spider`, `cleaning`
 (worker processes calling `pipelines`), `item_pipelines`, `middlewares`, `settings`, `state`
-(SQLite + JSONL), `demo`/`siteserver`/`sitegen` (offline demo and test sites).
+(SQLite + JSONL). The offline demo and its loopback sites are `kirinuki.demo`, outside.
 """

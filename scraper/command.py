@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             if args.demo:
-                from kirinuki.scraper.demo import demo_config
+                from kirinuki.demo import demo_config
 
                 profiles = pipelines.load_profiles()
                 config, servers = demo_config(Path(args.fixtures) if args.fixtures else None,

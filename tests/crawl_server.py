@@ -19,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kirinuki.scraper import sitegen
-from kirinuki.scraper.siteserver import Resource, SiteHandler, SiteServer
+from kirinuki.demo import sitegen
+from kirinuki.demo.server import Resource, SiteHandler, SiteServer
+from tests import sites
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ def paragraphs(n: int, seed: str) -> list[str]:
 def news_article(n: int, title: str | None = None, dated: bool = True, extra: str = "") -> bytes:
     title = title or f"テスト記事{n:02d} 経済対策の行方"
     paras = paragraphs(5, f"記事{n:02d}{extra}")
-    return sitegen.article(title, paras, published=T0 + timedelta(hours=n) if dated else None)
+    return sites.article(title, paras, published=T0 + timedelta(hours=n) if dated else None)
 
 
 @dataclass
@@ -80,9 +81,9 @@ def build_news_site(server: SiteServer, n_articles: int = 12) -> NewsSite:
 
     res["/feed.rss"] = Resource(sitegen.rss2("Test News", o + "/", [item(n) for n in (1, 2, 3, 4)]),
                                 "application/rss+xml")
-    res["/atom.xml"] = Resource(sitegen.atom("Test News", o + "/", [item(n) for n in (3, 4, 5, 6)]),
+    res["/atom.xml"] = Resource(sites.atom("Test News", o + "/", [item(n) for n in (3, 4, 5, 6)]),
                                 "application/atom+xml")
-    res["/index.rdf"] = Resource(sitegen.rss1("Test News", o + "/", [item(n) for n in (5, 6, 7)]),
+    res["/index.rdf"] = Resource(sites.rss1("Test News", o + "/", [item(n) for n in (5, 6, 7)]),
                                  "application/rdf+xml")
     res["/sitemap-news.xml"] = Resource(
         sitegen.urlset([item(n) for n in (7, 8, 9)] + [sitegen.Item(o + "/private/p1.html", "x")],
@@ -236,7 +237,7 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
     hooks["/f/loop2.html"] = _redirect("/f/loop1.html")
     hooks[paths["huge"]] = _huge(declared=True)
     hooks[paths["huge_stream"]] = _huge(declared=False)
-    sjis = sitegen.article(SJIS_TITLE, paragraphs(4, "桜"), charset="shift_jis")
+    sjis = sites.article(SJIS_TITLE, paragraphs(4, "桜"), charset="shift_jis")
     sjis = sjis.replace(b'<meta charset="shift_jis">', b"")  # no charset anywhere
     res[paths["sjis"]] = Resource(sjis, "text/html")
     hooks[paths["offsite_redirect"]] = _redirect(other_origin + "/news/a01.html")
@@ -261,7 +262,7 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
 # -- running crawls -------------------------------------------------------------------------
 
 def write_sources(path: Path, sources: list[dict[str, Any]], crawl: dict[str, Any] | None = None) -> Path:
-    from kirinuki.scraper.demo import to_toml
+    from kirinuki.demo import to_toml
 
     doc = {"crawl": {"download_timeout": 5.0, "retry_backoff": 0.1, "workers": 1, **(crawl or {})},
            "sources": sources}

@@ -10,10 +10,10 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
-from kirinuki.scraper import sitegen
-from kirinuki.scraper.demo import load_fixtures, plan_sites, site_resources
-from kirinuki.scraper.siteserver import Resource, SiteServer
 
+from kirinuki.demo import load_fixtures, plan_sites, site_resources, sitegen
+from kirinuki.demo.server import Resource, SiteServer
+from tests import sites
 from tests.crawl_server import (
     T0,
     build_news_site,
@@ -126,7 +126,7 @@ def test_second_run_is_incremental_and_conditional(tmp_path, news_server):
     items = [sitegen.Item(f"{site.origin}/news/a{n:02d}.html", f"テスト記事{n:02d}",
                           T0 + timedelta(hours=n), later if n in (4, 5) else T0 + timedelta(hours=n))
              for n in (3, 4, 5, 6)]
-    site.server.resources["/atom.xml"] = Resource(sitegen.atom("Test News", site.origin + "/", items),
+    site.server.resources["/atom.xml"] = Resource(sites.atom("Test News", site.origin + "/", items),
                                                   "application/atom+xml")
     third = run_crawl(sources, out)
     assert third.returncode == 0, third.stderr[-3000:]

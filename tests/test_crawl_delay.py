@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kirinuki.scraper.siteserver import Resource, SiteServer
-
+from kirinuki.demo.server import Resource, SiteServer
 from tests.crawl_server import build_news_site, news_source, run_crawl, write_sources
 
 

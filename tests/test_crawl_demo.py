@@ -7,8 +7,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kirinuki.scraper.demo import load_fixtures, plan_sites
-
+from kirinuki.demo import load_fixtures, plan_sites
 from tests.crawl_server import run_crawl
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

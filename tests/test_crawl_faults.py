@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 
-from kirinuki.scraper.siteserver import SiteServer
-
+from kirinuki.demo.server import SiteServer
 from tests.crawl_server import SJIS_TITLE, build_fault_site, run_crawl, write_sources
 
 

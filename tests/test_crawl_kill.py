@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from kirinuki.scraper import sitegen
-from kirinuki.scraper.siteserver import Resource, SiteServer
 
+from kirinuki.demo import sitegen
+from kirinuki.demo.server import Resource, SiteServer
 from tests.crawl_server import (
     REPO,
     all_records,

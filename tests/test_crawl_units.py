@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from kirinuki.scraper import sitegen
 from kirinuki.scraper.config import SourcesError, check_profiles, load_sources, parse_sources
 from kirinuki.scraper.discovery import (
     DiscoveryError,
@@ -20,6 +19,8 @@ from kirinuki.scraper.discovery import (
 )
 from kirinuki.scraper.state import Emit, JsonlWriter, StateLocked, Store, repair_jsonl
 
+from kirinuki.demo import sitegen
+from tests import sites
 from tests.crawl_server import BOMB, T0
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +93,7 @@ ITEMS = [sitegen.Item("https://ex.jp/a/1.html", "一", T0, T0),
          sitegen.Item("https://ex.jp/a/2.html?utm_source=rss", "二", T0)]
 
 
-@pytest.mark.parametrize("writer", [sitegen.rss2, sitegen.rss1, sitegen.atom])
+@pytest.mark.parametrize("writer", [sitegen.rss2, sites.rss1, sites.atom])
 def test_feeds(writer):
     entries = parse_feed(writer("t", "https://ex.jp/", ITEMS), "https://ex.jp/feed")
     assert [e.url for e in entries] == [i.url for i in ITEMS]

@@ -6,15 +6,14 @@ generated discovery documents: an RSS feed, a sitemap index with a Google News s
 listing pages and a robots.txt. The generated sources name each source's profile explicitly, so
 the loopback host is cleaned exactly like the real site.
 
-`python -m kirinuki.scraper.demo` serves the sites in the foreground on their fixed ports and
-`python -m kirinuki.scraper.demo --print-sources` prints the matching sources file
+`python -m kirinuki.demo` serves the sites in the foreground on their fixed ports and
+`python -m kirinuki.demo --print-sources` prints the matching sources file
 (`sources.fixtures.toml`).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import re
 import socket
@@ -25,16 +24,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kirinuki.scraper import sitegen
+from kirinuki.demo import sitegen
+from kirinuki.demo.server import Resource, SiteServer
+from kirinuki.inputs import discover, read_bytes, read_sidecar_file, sidecar_path
+from kirinuki.pipelines import Rejected
 from kirinuki.scraper.config import SourcesConfig, parse_sources
-from kirinuki.scraper.siteserver import Resource, SiteServer
 
 BASE_PORT = 8701
 DEMO_PREFIX = "/kirinuki-demo"
 
 
 @dataclass(frozen=True)
-class Fixture:
+class DemoPage:
     site: str
     url: str
     body: bytes
@@ -49,14 +50,19 @@ class Fixture:
 class DemoSite:
     name: str
     origin: str  # the real site, e.g. https://www.newsweekjapan.jp
-    fixtures: list[Fixture]
+    fixtures: list[DemoPage]
     profile: str | None = None
-    articles: list[Fixture] | None = None  # page-1 fixtures (later pages only reached by links)
+    articles: list[DemoPage] | None = None  # page-1 fixtures (later pages only reached by links)
 
 
 def default_fixtures_dir() -> Path:
-    here = Path(__file__).resolve().parent.parent / "fixtures"
-    return here if here.is_dir() else Path.cwd() / "fixtures"
+    """The fixtures shipped inside the package (a wheel: `kirinuki/demo/fixtures/`), else the
+    repository's top-level `fixtures/` (a source checkout or an editable install)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "fixtures", here.parent.parent / "fixtures"):
+        if cand.is_dir():
+            return cand
+    return Path.cwd() / "fixtures"
 
 
 def _when(value: Any) -> datetime | None:
@@ -69,35 +75,32 @@ def _when(value: Any) -> datetime | None:
     return dt if dt.tzinfo else None
 
 
-def load_fixtures(fixtures_dir: Path) -> list[Fixture]:
+def load_fixtures(fixtures_dir: Path) -> list[DemoPage]:
+    """The saved pages under `fixtures_dir/<site>/` that have a sidecar naming their URL."""
     out = []
-    for meta_path in sorted(fixtures_dir.glob("*/*.json")):
+    for html in discover([str(fixtures_dir)]):
+        meta_path = sidecar_path(html)
+        if meta_path is None or Path(html).parent.parent != Path(fixtures_dir):
+            continue
         try:
-            data = json.loads(meta_path.read_text(encoding="utf-8"))
+            data = read_sidecar_file(meta_path)
             src = data["source"]
             url = src["url"]
-        except (ValueError, KeyError, TypeError):
-            continue
-        stem = meta_path.with_suffix("")
-        html = stem.with_name(stem.name + ".html")
-        if html.exists():
-            body = html.read_bytes()
-        elif html.with_name(html.name + ".gz").exists():
-            body = gzip.decompress(html.with_name(html.name + ".gz").read_bytes())
-        else:
+            body = read_bytes(html)
+        except (OSError, ValueError, KeyError, TypeError, Rejected):
             continue
         expected = (data.get("expected") or [{}])[0] or {}
         fields = ((data.get("checks") or {}).get("records") or [{}])[0].get("fields", {})
         title = expected.get("title") or fields.get("title")
         published = _when(expected.get("published_at") or fields.get("published_at"))
-        out.append(Fixture(meta_path.parent.name, url, body, src.get("content_type"),
-                           src.get("profile"), title, published, _when(src.get("fetched_at"))))
+        out.append(DemoPage(meta_path.parent.name, url, body, src.get("content_type"),
+                            src.get("profile"), title, published, _when(src.get("fetched_at"))))
     return out
 
 
-def plan_sites(fixtures: list[Fixture], profiles: Any = None) -> list[DemoSite]:
+def plan_sites(fixtures: list[DemoPage], profiles: Any = None) -> list[DemoSite]:
     """Group fixtures by origin; work out each site's profile and which pages are page 1."""
-    groups: dict[str, list[Fixture]] = {}
+    groups: dict[str, list[DemoPage]] = {}
     for f in fixtures:
         parts = urlsplit(f.url)
         groups.setdefault(f"{parts.scheme}://{parts.netloc}", []).append(f)
@@ -117,7 +120,7 @@ def plan_sites(fixtures: list[Fixture], profiles: Any = None) -> list[DemoSite]:
     return sites
 
 
-def _continuations(fixtures: list[Fixture], profiles: Any) -> set[str]:
+def _continuations(fixtures: list[DemoPage], profiles: Any) -> set[str]:
     """URLs that are later pages of another fixture (listed nowhere; reached via page 1)."""
     if profiles is None:
         return set()
@@ -261,7 +264,7 @@ def to_toml(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kirinuki.scraper.demo", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m kirinuki.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--fixtures", type=Path, default=None)
     ap.add_argument("--print-sources", action="store_true",
                     help="print the sources file for the fixed ports and exit")
@@ -274,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_sources:
         origins = [f"http://127.0.0.1:{BASE_PORT + i}" for i in range(len(sites))]
         header = ("# Crawls the shipped fixtures offline. Generated by "
-                  "`python -m kirinuki.scraper.demo --print-sources`.\n# Serve them first: "
-                  "`python -m kirinuki.scraper.demo` (or just run `kirinuki crawl --demo`).\n")
+                  "`python -m kirinuki.demo --print-sources`.\n# Serve them first: "
+                  "`python -m kirinuki.demo` (or just run `kirinuki crawl --demo`).\n")
         sys.stdout.write(header + to_toml(sources_document(sites, origins)))
         return 0
     servers = serve_sites(sites, fixed_ports=True)
@@ -294,6 +297,3 @@ def main(argv: list[str] | None = None) -> int:
             s.stop()
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
