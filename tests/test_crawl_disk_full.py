@@ -9,9 +9,8 @@ import subprocess
 import sys
 from collections import Counter
 
-from kirinuki.scraper import sitegen
-from kirinuki.scraper.siteserver import Resource, SiteServer
-
+from kirinuki.demo import sitegen
+from kirinuki.demo.server import Resource, SiteServer
 from tests.crawl_server import (
     REPO,
     all_records,

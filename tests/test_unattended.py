@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from kirinuki.scraper.siteserver import SiteServer
 
+from kirinuki.demo.server import SiteServer
 from tests.crawl_server import REPO, crawl_env, paragraphs, run_crawl, write_sources
 from tests.unattended_sites import FeedSite, write_profile
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 
-from kirinuki.scraper import sitegen
-from kirinuki.scraper.siteserver import Resource, SiteServer
-
+from kirinuki.demo import sitegen
+from kirinuki.demo.server import Resource, SiteServer
+from tests import sites
 from tests.crawl_server import T0, paragraphs
 
 # A profile for the "profiled" test host: its body lives in div.story-body.
@@ -71,7 +71,7 @@ class FeedSite:
         paras = paras if paras is not None else paragraphs(5, f"{self.name}{i:02d}")
         if self.profiled:
             return profiled_article(self.title(i), paras, body_class)
-        return sitegen.article(self.title(i), paras, published=T0 + timedelta(hours=i))
+        return sites.article(self.title(i), paras, published=T0 + timedelta(hours=i))
 
     def change(self, i: int, body: bytes) -> None:
         self.server.resources[self.path(i)] = Resource(body)
@@ -82,7 +82,7 @@ class FeedSite:
         items = [sitegen.Item(self.url(i), self.title(i), T0 + timedelta(hours=i), self.lastmod[i])
                  for i in range(1, self.n + 1)]
         self.server.resources["/atom.xml"] = Resource(
-            sitegen.atom(self.name, self.server.origin + "/", items), "application/atom+xml")
+            sites.atom(self.name, self.server.origin + "/", items), "application/atom+xml")
 
     def source(self, **over: object) -> dict[str, object]:
         src: dict[str, object] = {"name": self.name, "feeds": [self.server.url("/atom.xml")],
