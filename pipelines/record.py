@@ -168,5 +168,9 @@ def make_record(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def dumps(record: dict[str, Any]) -> str:
-    """One JSON line (UTF-8 text, not escaped)."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    """One JSON line (UTF-8 text, not escaped), keys in schema order: the one serializer of
+    `clean`, `crawl` and the state, so the same record always gives the same bytes (also after
+    a round trip through JSON). Keys the schema does not list follow, sorted."""
+    ordered = {k: record[k] for k in KEYS if k in record}
+    ordered.update(sorted(((k, v) for k, v in record.items() if k not in ordered), key=lambda kv: kv[0]))
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kirinuki.pipelines.record import dumps
 from kirinuki.scraper.context import stat_key
 from kirinuki.scraper.health import (
     RECORD_KINDS,
@@ -22,7 +23,6 @@ from kirinuki.scraper.health import (
 )
 from kirinuki.scraper.history import History
 from kirinuki.scraper.item_pipelines import record_key
-from kirinuki.scraper.state import dumps_record
 from scrapy.exceptions import DropItem
 
 
@@ -74,7 +74,7 @@ class HealthPipeline:
             if bad and previous is not None and previous.healthy:
                 detail = "; ".join(f"{k}: {describe_record(k, stats, base, previous)}" for k in bad)
                 history.hold(key, item.source, url, ctx.run_id, item.fetched_at, bad, detail,
-                             stats.text_len, rec.get("content_hash"), dumps_record(rec))
+                             stats.text_len, rec.get("content_hash"), dumps(rec))
                 history.flag(ctx.run_id, item.source, stats.profile, url, bad, held=True)
                 self.crawler.stats.inc_value(stat_key(item.source, "held"))
                 held += 1

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 from kirinuki.pipelines import Rejected
 from kirinuki.pipelines.jadates import parse_date
 from kirinuki.pipelines.normalize import normalize_field
-from kirinuki.pipelines.record import validate_record
+from kirinuki.pipelines.record import dumps, validate_record
 from kirinuki.scraper.context import CrawlContext, stat_key
 from kirinuki.scraper.discovery import normalize_url
 from kirinuki.scraper.items import ArticleItem
-from kirinuki.scraper.state import Emit, dumps_record
+from kirinuki.scraper.state import Emit
 from scrapy.exceptions import DropItem
 
 
@@ -105,7 +105,7 @@ class DedupPipeline(_Base):
             version = 1 if prev is None else prev[1] + 1
             self.this_run[key] = chash
             emits.append(Emit(key, version, item.source, rec.get("url") or item.final_url, chash,
-                              rec.get("fetched_at"), dumps_record(rec)))
+                              rec.get("fetched_at"), dumps(rec)))
         if unchanged:
             self.inc(item.source, "unchanged", len(unchanged))
             store.touch_articles(unchanged, item.fetched_at)

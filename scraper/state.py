@@ -80,11 +80,6 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def dumps_record(record: dict[str, Any]) -> str:
-    """Canonical JSON line (sorted keys, UTF-8 kept) so identical records give identical bytes."""
-    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
 @dataclass(frozen=True, slots=True)
 class UrlState:
     url: str
@@ -342,13 +337,6 @@ class Store:
             self.db.executemany(
                 "UPDATE articles SET last_seen=? WHERE key=?", [(fetched_at, k) for k in keys]
             )
-
-    def count_records(self, run_id: str | None = None) -> int:
-        if run_id is None:
-            return self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-        return self.db.execute(
-            "SELECT COUNT(*) FROM records WHERE run_id=?", (run_id,)
-        ).fetchone()[0]
 
     # -- internals ----------------------------------------------------------------------------
 
