@@ -21,12 +21,13 @@ import logging
 import multiprocessing
 import os
 import pickle
-import resource
 import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from kirinuki.scraper.peak_memory import peak_rss_kb
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def worker_main(sock: socket.socket, profile_dirs: tuple[str, ...]) -> None:
                 return
             job_id, args = pickle.loads(data)
             result = process_pages(*args)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            rss = peak_rss_kb() or 0
             sock.sendall(_frame((job_id, result, rss)))
     except (ConnectionError, KeyboardInterrupt):
         return  # the crawler went away

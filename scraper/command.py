@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import sys
 import time
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from kirinuki.scraper.config import (
     with_max_articles,
 )
 from kirinuki.scraper.health import fails, parse_fail_on
+from kirinuki.scraper.peak_memory import peak_rss_kb
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             "sources": sources,
             "totals": _totals(sources),
             "peak_rss_mb": {
-                "crawler": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "cleaner_worker": round(pool.peak_rss_kb() / 1024, 1),
+                "crawler": _mib(peak_rss_kb()),
+                "cleaner_worker": _mib(pool.peak_rss_kb()),
             },
             "cleaner_restarts": pool.restarts,
             "alerts": [a.as_dict() for a in alerts],
@@ -235,3 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Crawl the configured sources (kirinuki crawl).")
     add_arguments(parser)
     return run(parser.parse_args(argv))
+
+
+def _mib(kib: int | None) -> float | None:
+    return round(kib / 1024, 1) if kib is not None else None
