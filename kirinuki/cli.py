@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -98,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, help_ in (
         ("eval", "kirinuki.evaluate", "measure extraction quality on a gold manifest"),
         ("crawl", "kirinuki.scraper.command", "crawl configured sources"),
+        ("schedule", "kirinuki.scraper.scheduler",
+         "run each source when its schedule says (long-running; one run at a time)"),
+        ("state", "kirinuki.scraper.state_cmd", "prune old run files, vacuum the state file"),
         ("held", "kirinuki.scraper.held_cmd",
          "list, release or drop article versions a crawl held back as degraded"),
     ):
@@ -118,12 +120,10 @@ def _missing(name: str, exc: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kirinuki.scraper.logs import configure_logging
+
     args = build_parser().parse_args(argv)
-    level = getattr(logging, str(args.log_level).upper(), logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # Libraries (Scrapy) set their own loggers to DEBUG and propagate: filter at the handler too.
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(level)
+    configure_logging(args.log_level)  # one handler; `crawl` re-configures with its own flags
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cleaning processes (default: CPUs - 1; 0 = clean in-process)")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default WARNING")
+    parser.add_argument("--log-file", default=None, metavar="FILE",
+                        help="log to FILE (rotated at 10 MB, 5 kept) instead of stderr")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="text (default) or json: one object per line for log shippers")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
+    parser.add_argument("--due", action="store_true",
+                        help="crawl only the sources due now by their schedule (never run, or "
+                             "past their slot; a source with no schedule is always due): "
+                             "the form for cron and systemd timers")
     parser.add_argument("--fail-on", default="all", metavar="KIND,...",
                         help="alert kinds that make the exit status 1 (default all; none = never): "
                              "source_failed, no_articles, profile_missed, short_text, "
@@ -66,6 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one crawl; return the exit status (0 healthy, 1 alert, 2 usage/config, 3 busy)."""
+    from kirinuki.scraper.logs import configure_logging
+
+    configure_logging(args.log_level, getattr(args, "log_file", None),
+                      getattr(args, "log_format", "text"))
     out = Path(args.out or ("out/demo" if args.demo else "out"))
     servers: list[Any] = []
     try:
@@ -92,6 +105,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"kirinuki crawl: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         state = Path(args.state) if args.state else out / "state.sqlite"
+        if getattr(args, "due", False):
+            config = due_config(config, state)
+            if not config.sources:
+                print("kirinuki crawl: no source is due", file=sys.stderr)
+                return EXIT_OK
         return _crawl(config, out, state, args, fail_on)
     finally:
         for s in servers:
@@ -129,9 +147,12 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         pool = CleanerPool(workers, config.crawl.profiles_dirs)
         pool.warm_up()
         progress = not getattr(args, "no_progress", False)
+        rechecked = _recheck(config, store)
         ctx = CrawlContext(config, store, writer, run_id, pool, progress=progress)
-        process = AsyncCrawlerProcess(Settings(build_settings(
-            config, log_level=args.log_level, progress=progress)))
+        settings = build_settings(config, log_level=args.log_level, progress=progress)
+        # Our one handler (scraper.logs) takes Scrapy's lines too: no second root handler.
+        settings["LOG_INSTALL_ROOT_HANDLER"] = False
+        process = AsyncCrawlerProcess(Settings(settings))
         process.crawl(SourcesSpider, context=ctx)
         process.start()
         if ctx.fatal is not None:
@@ -140,6 +161,8 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             return EXIT_WRITE_ERROR
         writer.close()
         sources = summarize(config, ctx.stats)
+        for name, n in rechecked.items():
+            sources[name]["rechecked"] = n
         alerts = finish_health(History(store.db), run_id, started_at, sources)
         summary = {
             "run_id": run_id,
@@ -158,6 +181,11 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             "alerts": [a.as_dict() for a in alerts],
         }
         store.finish_run(run_id, summary)
+        if config.crawl.keep_runs is not None or config.crawl.keep_days is not None:
+            from kirinuki.scraper.retention import prune
+
+            summary["pruned_runs"] = len(prune(store.db, config.crawl.keep_runs,
+                                               config.crawl.keep_days, datetime.now(UTC), run_id))
         _write_json_atomic(out / f"{run_id}.summary.json", summary)
         print_summary(summary)
         return EXIT_ALERT if fails(alerts, fail_on) else EXIT_OK
@@ -177,6 +205,36 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def due_config(config: SourcesConfig, state: Path) -> SourcesConfig:
+    """The sources due now (by their schedule and the last run of each in the state)."""
+    from kirinuki.scraper.history import History, open_readonly
+    from kirinuki.scraper.schedule import due, parse_schedule
+
+    db = open_readonly(state)
+    try:
+        last = History(db).last_started() if db is not None else {}
+    finally:
+        if db is not None:
+            db.close()
+    schedules = {s.name: parse_schedule(s.schedule) if s.schedule else None
+                 for s in config.sources}
+    names = set(due(schedules, last, datetime.now(UTC)))
+    return replace(config, sources=tuple(s for s in config.sources if s.name in names))
+
+
+def _recheck(config: SourcesConfig, store: Any) -> dict[str, int]:
+    """Requeue known articles older than each source's `recheck_after` (bounded per run)."""
+    from kirinuki.scraper.schedule import parse_duration
+
+    done = {}
+    for src in config.sources:
+        if src.recheck_after:
+            before = datetime.now(UTC) - parse_duration(src.recheck_after)
+            done[src.name] = store.recheck(src.name, before.isoformat(timespec="seconds"),
+                                           src.recheck_limit)
+    return done
 
 
 def new_run_id(out: Path) -> str:

@@ -42,6 +42,13 @@ class CrawlSettings:
     concurrent_requests_total: int = 16
     workers: int | None = None
     profiles_dirs: tuple[str, ...] = ()
+    # Unattended runs (issue 8): a default schedule and re-check for sources that give none, and
+    # how many run files to keep (None: all).
+    schedule: str | None = None
+    recheck_after: str | None = None
+    recheck_limit: int = 20
+    keep_runs: int | None = None
+    keep_days: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,9 @@ class Source:
     concurrent_requests: int = 2
     autothrottle: bool = True
     download_timeout: float = 30.0
+    schedule: str | None = None  # cron expression or interval (scraper.schedule)
+    recheck_after: str | None = None  # re-fetch known articles older than this (conditionally)
+    recheck_limit: int = 20  # at most this many re-checks per run
 
     def seed_urls(self) -> tuple[str, ...]:
         return self.feeds + self.sitemaps + self.start_urls
@@ -86,6 +96,7 @@ _SOURCE_KEYS = {
     "name", "profile", "feeds", "sitemaps", "start_urls", "article_pattern", "follow_pattern",
     "sitemap_pattern", "allowed_domains", "mirror_of", "max_articles", "max_listing_pages",
     "download_delay", "concurrent_requests", "autothrottle", "download_timeout",
+    "schedule", "recheck_after", "recheck_limit",
 }
 _CRAWL_KEYS = set(CrawlSettings.__dataclass_fields__)
 _TOP_KEYS = {"sources", "crawl"}
@@ -163,6 +174,16 @@ def _parse_crawl(raw: Any, where: str) -> CrawlSettings:
         kw["max_articles"] = _int(raw["max_articles"], where, "max_articles", minimum=0)
     if "workers" in raw:
         kw["workers"] = _int(raw["workers"], where, "workers", minimum=0)
+    if "schedule" in raw:
+        kw["schedule"] = _schedule(raw["schedule"], where, "schedule")
+    if "recheck_after" in raw:
+        kw["recheck_after"] = _duration(raw["recheck_after"], where, "recheck_after")
+    if "recheck_limit" in raw:
+        kw["recheck_limit"] = _int(raw["recheck_limit"], where, "recheck_limit", minimum=0)
+    if "keep_runs" in raw:
+        kw["keep_runs"] = _int(raw["keep_runs"], where, "keep_runs", minimum=1)
+    if "keep_days" in raw:
+        kw["keep_days"] = _number(raw["keep_days"], where, "keep_days", minimum=0.0)
     if "autothrottle" in raw:
         kw["autothrottle"] = _bool(raw["autothrottle"], where, "autothrottle")
     if "user_agent" in raw:
@@ -240,7 +261,30 @@ _SOURCE_OVERRIDES: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
     ("download_timeout", lambda v, label, key: _number(v, label, key, minimum=0.1)),
     ("concurrent_requests", lambda v, label, key: _int(v, label, key, minimum=1)),
     ("autothrottle", lambda v, label, key: _bool(v, label, key)),
+    ("schedule", lambda v, label, key: _schedule(v, label, key)),
+    ("recheck_after", lambda v, label, key: _duration(v, label, key)),
+    ("recheck_limit", lambda v, label, key: _int(v, label, key, minimum=0)),
 )
+
+
+def _schedule(v: Any, label: str, key: str) -> str:
+    from kirinuki.scraper.schedule import parse_schedule
+
+    try:
+        parse_schedule(v)
+    except ValueError as exc:
+        raise SourcesError(f"{label}: key {key!r}: {exc}") from None
+    return v
+
+
+def _duration(v: Any, label: str, key: str) -> str:
+    from kirinuki.scraper.schedule import parse_duration
+
+    try:
+        parse_duration(v)
+    except ValueError as exc:
+        raise SourcesError(f"{label}: key {key!r}: {exc}") from None
+    return v
 
 
 def _number(v: Any, label: str, key: str, minimum: float) -> float:

@@ -253,6 +253,22 @@ class Store:
         row[3] = "pending"
         self.db.execute(f"INSERT INTO urls ({cols}) VALUES ({', '.join('?' * len(row))})", row)
 
+    def recheck(self, source: str, fetched_before: str, limit: int) -> int:
+        """Put up to `limit` articles fetched before then back in the frontier, oldest first.
+
+        Their stored validators make the refetch conditional, so an unchanged page costs a 304;
+        an edit made without a new lastmod or feed date is seen this way (issue 8).
+        """
+        if limit <= 0:
+            return 0
+        with self._tx():
+            urls = [r[0] for r in self.db.execute(
+                "SELECT url FROM urls WHERE source=? AND kind='article' AND status='done' AND "
+                "fetched_at<? ORDER BY fetched_at, rowid LIMIT ?", (source, fetched_before, limit))]
+            for url in urls:
+                self._requeue(url)
+        return len(urls)
+
     def next_articles(self, source: str, after: int, limit: int, max_attempts: int
                       ) -> list[tuple[int, UrlState]]:
         """The next frontier rows of a source after rowid `after` (a per-run cursor), oldest first."""

@@ -58,6 +58,13 @@ def test_drifting_site_raises_the_right_alerts_and_holds_the_degraded_version(tm
         assert second.records == []
         assert second.summary["sources"]["news"]["held"] == 1
         assert "ALERT source_failed down" in second.stdout
+        # one handler: each line once, and a host that refuses connections (robots.txt, feed)
+        # costs one line each, no traceback, at the level the tests run at (INFO)
+        assert "Traceback" not in second.stderr
+        failed = [x for x in second.stderr.splitlines() if "failed feed" in x and s3.origin in x]
+        assert len(failed) == 1, second.stderr[-3000:]
+        robots = [x for x in second.stderr.splitlines() if "robotstxt" in x]
+        assert len(robots) == 1, second.stderr[-3000:]
         db = sqlite3.connect(second.summary["state"])
         held = db.execute("SELECT url, flags FROM held ORDER BY url").fetchall()
         assert [u for u, _f in held] == [news.url(4)]
@@ -118,3 +125,97 @@ def test_usage_and_config_errors_exit_2(tmp_path):
         sources = write_sources(tmp_path / "ok.toml", [FeedSite(srv, "news", 1).source()])
         res = run_crawl(sources, tmp_path / "out", "--fail-on", "nonsense")
     assert res.returncode == 2 and "known" in res.stderr
+
+
+@pytest.mark.e2e
+def test_due_right_after_a_run_crawls_nothing(tmp_path):
+    with SiteServer() as s1, SiteServer() as s2:
+        hourly, daily = FeedSite(s1, "hourly", 2), FeedSite(s2, "daily", 2)
+        sources = write_sources(tmp_path / "sources.toml",
+                                [hourly.source(schedule="1h"), daily.source()],
+                                crawl={"schedule": "*/30 * * * *", "workers": 0})
+        out = tmp_path / "out"
+        log = tmp_path / "log" / "crawl.log"
+        first = run_crawl(sources, out, "--due", "--log-file", str(log), "--log-format", "json")
+        assert first.returncode == 0, first.stderr[-2000:]  # never run: both due
+        assert first.stderr == ""  # the log went to the file, as JSON lines
+        rows = [json.loads(x) for x in log.read_text().splitlines()]
+        assert rows and {"ts", "level", "logger", "message"} <= set(rows[0])
+        assert set(first.summary["sources"]) == {"hourly", "daily"}
+        again = run_crawl(sources, out, "--due")
+        assert again.returncode == 0 and again.summary is None
+        assert "no source is due" in again.stderr
+        assert len(s1.requests_for("/atom.xml")) == 1 and len(s2.requests_for("/atom.xml")) == 1
+
+
+@pytest.mark.e2e
+def test_recheck_sees_an_edit_made_without_a_new_date(tmp_path):
+    from kirinuki.scraper.siteserver import Resource
+
+    with SiteServer() as srv:
+        site = FeedSite(srv, "news", 3)
+        sources = write_sources(tmp_path / "sources.toml",
+                                [site.source(recheck_after="1s", recheck_limit=2)],
+                                crawl={"workers": 0})
+        out = tmp_path / "out"
+        assert run_crawl(sources, out).returncode == 0
+        # an edit with no new lastmod: the feed is unchanged, discovery alone never sees it
+        srv.resources[site.path(1)] = Resource(site.page(1, paras=paragraphs(5, "訂正版")))
+        import time
+
+        time.sleep(1.5)
+        second = run_crawl(sources, out)
+        assert second.returncode == 0, second.stdout + second.stderr[-2000:]
+        row = second.summary["sources"]["news"]
+        assert row["rechecked"] == 2  # bounded by recheck_limit
+        assert [r["url"] for r in second.records] == [site.url(1)]
+        assert row["updated"] == 1 and row["unchanged"] == 1
+        # the re-check was conditional
+        assert "If-None-Match" in srv.requests_for(site.path(2))[-1].headers
+
+
+@pytest.mark.e2e
+def test_schedule_runs_each_source_on_its_own_clock_and_stops_on_sigterm(tmp_path):
+    import signal
+    import time
+
+    with SiteServer() as s1, SiteServer() as s2:
+        fast, slow = FeedSite(s1, "fast", 1), FeedSite(s2, "slow", 1)
+        sources = write_sources(tmp_path / "sources.toml",
+                                [fast.source(schedule="2s"), slow.source(schedule="1d")],
+                                crawl={"workers": 0, "keep_runs": 1})
+        out = tmp_path / "out"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kirinuki.cli", "schedule", "--sources", str(sources),
+             "-o", str(out)], cwd=REPO, env=crawl_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(10)
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err[-2000:]
+        # the fast source ran several times (each run is a fresh process: ~1-3 s on a busy
+        # 2-core machine, so 10 s hold 2 to 5 runs), the slow one once
+        assert len(s1.requests_for("/atom.xml")) >= 2
+        assert len(s2.requests_for("/atom.xml")) == 1
+        db = sqlite3.connect(out / "state.sqlite")
+        n_fast = db.execute("SELECT COUNT(*) FROM source_runs WHERE source='fast'").fetchone()[0]
+        assert n_fast == len(s1.requests_for("/atom.xml"))
+        # keep_runs = 1: the later runs had no record; empty runs but the newest were pruned
+        assert len(list(out.glob("*.jsonl"))) == 2
+        assert len(list(out.glob("*.summary.json"))) == 2
+        # nothing half-written: every run finished, every JSONL line is whole
+        db = sqlite3.connect(out / "state.sqlite")
+        assert db.execute("SELECT COUNT(*) FROM runs WHERE finished_at IS NULL").fetchone() == (0,)
+        for f in out.glob("*.jsonl"):
+            data = f.read_bytes()
+            assert not data or data.endswith(b"\n")
+            for line in data.splitlines():
+                json.loads(line)
+        assert not list(out.glob("*.tmp"))
+
