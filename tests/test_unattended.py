@@ -150,7 +150,7 @@ def test_due_right_after_a_run_crawls_nothing(tmp_path):
 
 @pytest.mark.e2e
 def test_recheck_sees_an_edit_made_without_a_new_date(tmp_path):
-    from kirinuki.scraper.siteserver import Resource
+    from kirinuki.demo.server import Resource
 
     with SiteServer() as srv:
         site = FeedSite(srv, "news", 3)
