@@ -163,7 +163,8 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         sources = summarize(config, ctx.stats)
         for name, n in rechecked.items():
             sources[name]["rechecked"] = n
-        alerts = finish_health(History(store.db), run_id, started_at, sources)
+        alerts = finish_health(History(store.db), run_id, started_at, sources,
+                               complete=ctx.stats.get("finish_reason") == "finished")
         summary = {
             "run_id": run_id,
             "output": str(writer.path),

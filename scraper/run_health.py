@@ -10,10 +10,14 @@ from kirinuki.scraper.history import History
 
 
 def finish_health(history: History, run_id: str, started_at: str,
-                  sources: dict[str, dict[str, Any]]) -> list[Alert]:
-    """Alerts of this run (worst first); one `source_runs` row per source crawled."""
+                  sources: dict[str, dict[str, Any]], complete: bool = True) -> list[Alert]:
+    """Alerts of this run (worst first); one `source_runs` row per source crawled.
+
+    A run stopped early (SIGTERM, a shutdown) judges only the records it made: its counters say
+    nothing about the sources, and it is not logged as their run, so they stay due.
+    """
     alerts: list[Alert] = []
-    for name, row in sources.items():
+    for name, row in sources.items() if complete else ():
         alerts += source_alerts(name, row, history.had_articles(name))
     groups: dict[tuple[str, str], list[tuple[str | None, str | None, bool]]] = defaultdict(list)
     for source, profile, url, flags, held in history.flagged(run_id):
@@ -35,7 +39,7 @@ def finish_health(history: History, run_id: str, started_at: str,
     kinds: dict[str, list[str]] = defaultdict(list)
     for a in alerts:
         kinds[a.source].append(a.kind)
-    for name, row in sources.items():
+    for name, row in sources.items() if complete else ():
         counters = {k: v for k, v in row.items() if isinstance(v, int)}
         history.add_source_run(run_id, name, started_at, counters, lengths.get(name, []),
                                kinds.get(name, []))

@@ -205,7 +205,8 @@ def test_schedule_runs_each_source_on_its_own_clock_and_stops_on_sigterm(tmp_pat
         assert len(s2.requests_for("/atom.xml")) == 1
         db = sqlite3.connect(out / "state.sqlite")
         n_fast = db.execute("SELECT COUNT(*) FROM source_runs WHERE source='fast'").fetchone()[0]
-        assert n_fast == len(s1.requests_for("/atom.xml"))
+        # a run cut short by the SIGTERM is not logged as the source's run (it stays due)
+        assert len(s1.requests_for("/atom.xml")) - 1 <= n_fast <= len(s1.requests_for("/atom.xml"))
         # keep_runs = 1: the later runs had no record; empty runs but the newest were pruned
         assert len(list(out.glob("*.jsonl"))) == 2
         assert len(list(out.glob("*.summary.json"))) == 2
