@@ -1,20 +1,29 @@
-"""`kirinuki clean`: the cleaning pipeline over files on disk, one JSON record per line."""
+"""`kirinuki clean`: the cleaning pipeline over files on disk, one JSON record per line.
+
+Pages are cleaned in worker processes (`kirinuki.page_workers`), so that a page past its deadline
+or a worker killed for memory costs that page only (`timeout`, `worker_died`) and never the run.
+The output is written through `kirinuki.safe_output`: replaced in one step when the run ends (or
+is interrupted: the records of the pages done so far are kept), left untouched when a write
+fails; a FIFO or device is written in place.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from kirinuki.inputs import discover, load_page
+from kirinuki.inputs import discover, load_page, read_bytes
+from kirinuki.page_workers import supervised_map
 from kirinuki.pipelines import Rejected
 from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
 from kirinuki.pipelines.record import dumps
+from kirinuki.safe_output import OutputError, open_output
+from kirinuki.shown import shown
+
+DEFAULT_PAGE_TIMEOUT = 60.0
 
 _PROFILES: ProfileSet | None = None
 _OPTS: dict[str, Any] = {}
@@ -28,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="force this site profile (single input only)")
     p.add_argument("--generic-only", action="store_true", help="switch site profiles off")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--page-timeout", type=float, default=DEFAULT_PAGE_TIMEOUT, metavar="SECONDS",
+                   help=f"stop a page after this long and report it as `timeout` "
+                        f"(default {DEFAULT_PAGE_TIMEOUT:g}; 0: no limit)")
     p.add_argument("--profiles-dir", action="append", default=[], help="extra profile directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
@@ -38,14 +50,22 @@ def _init(extra_dirs: list[str], opts: dict[str, Any]) -> None:
     _OPTS = opts
 
 
-def clean_file(path: str) -> tuple[str, list[str], str | None, str | None]:
-    """Worker: (path, JSON lines, reject reason, message). Never raises for a bad page."""
+Result = tuple[str, list[dict[str, Any]], str | None, str | None]
+
+
+def clean_file(task: tuple[str, bytes | None]) -> Result:
+    """Worker: (path, records, reject reason, message). Never raises for a bad page.
+
+    `task` is (path, None) for a file the worker reads, (path, bytes) for stdin read by the parent.
+    """
     from kirinuki.pipelines import clean
 
+    path, body = task
     try:
-        page = load_page(path, _OPTS.get("url"), _OPTS.get("content_type"), _OPTS.get("profile"))
+        page = load_page(path, _OPTS.get("url"), _OPTS.get("content_type"), _OPTS.get("profile"),
+                         body=body)
         records = clean(page, _PROFILES, generic_only=_OPTS.get("generic_only", False))
-        return path, [dumps(r) for r in records], None, None
+        return path, records, None, None
     except Rejected as exc:
         return path, [], exc.reason, exc.message
     except ProfileError as exc:
@@ -56,8 +76,13 @@ def clean_file(path: str) -> tuple[str, list[str], str | None, str | None]:
         return path, [], "error", f"{type(exc).__name__}: {exc}"
 
 
+def _failed(task: tuple[str, bytes | None], reason: str, message: str) -> Result:
+    return task[0], [], reason, message
+
+
 def run(args: argparse.Namespace) -> int:
-    paths = list(discover(args.paths))
+    skipped: list[tuple[str, str]] = []
+    paths = list(discover(args.paths, skipped))
     single = [a for a in ("url", "content_type", "profile") if getattr(args, a)]
     if single and len(paths) != 1:
         print(f"kirinuki clean: --{single[0].replace('_', '-')} needs exactly one input file", file=sys.stderr)
@@ -67,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if args.profile:
             profiles.get(args.profile)
     except ProfileError as exc:
-        print(f"kirinuki clean: {exc}", file=sys.stderr)
+        print(f"kirinuki clean: {shown(str(exc))}", file=sys.stderr)
         return 2
     del profiles
     opts = {"url": args.url, "content_type": args.content_type, "profile": args.profile,
@@ -75,61 +100,87 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty()
     start = time.perf_counter()
     counts: Counter[str] = Counter()
-    records = 0
-
-    out, tmp = _open_output(args.output)
+    for path, kind in skipped:
+        counts["not_regular"] += 1
+        print(f"kirinuki clean: {shown(path)}: not_regular: skipped, it is {kind}", file=sys.stderr)
     try:
-        results = _results(paths, args.jobs, args.profiles_dir, opts)
-        bar = None
+        out = open_output(args.output)
+    except OutputError as exc:
+        print(f"kirinuki clean: {exc}", file=sys.stderr)
+        return 2
+
+    records = files = 0
+    interrupted = False
+    results = _results(paths, args.jobs, args.profiles_dir, opts, args.page_timeout or None)
+    bar = None
+    try:
         if show and len(paths) > 1:
             from tqdm import tqdm
 
             bar = tqdm(total=len(paths), unit="page", file=sys.stderr)
-        for path, lines, reason, message in results:
+        for path, recs, reason, message in results:
+            files += 1
             if reason:
                 counts[reason] += 1
-                print(f"kirinuki clean: {path}: {reason}: {message}", file=sys.stderr)
-            for line in lines:
-                out.write(line + "\n")
-            records += len(lines)
+                print(f"kirinuki clean: {shown(path)}: {reason}: {shown(message or '')}",
+                      file=sys.stderr)
+            if recs:  # one write per page: an interrupt never leaves half a page behind
+                out.write("".join(dumps(r) + "\n" for r in recs))
+            records += len(recs)
             if bar:
                 bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+    except OutputError as exc:
+        out.discard()
+        print(f"kirinuki clean: {exc}", file=sys.stderr)
+        return 1
+    except BaseException:
+        out.discard()
+        raise
+    finally:
+        results.close()  # stops the workers at once when the loop did not finish
         if bar:
             bar.close()
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    if tmp:
-        os.replace(tmp, args.output)
+    try:
+        out.commit()
+    except OutputError as exc:
+        print(f"kirinuki clean: {exc}", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - start
+    if interrupted:
+        print(f"kirinuki clean: interrupted after {files} of {len(paths)} files; "
+              f"{records} records kept in {shown(args.output)}", file=sys.stderr)
+        return 130
     if not args.quiet:
         failed = sum(counts.values())
         rejected = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
         print(
-            f"kirinuki clean: {len(paths)} files, {records} records, {failed} rejected ({rejected}), "
+            f"kirinuki clean: {len(paths) + len(skipped)} files, {records} records, {failed} rejected ({rejected}), "
             f"{elapsed:.2f} s, {len(paths) / elapsed if elapsed else 0:.1f} pages/s",
             file=sys.stderr,
         )
     return 1 if counts else 0
 
 
-def _results(paths: list[str], jobs: int, extra_dirs: list[str], opts: dict[str, Any]):
-    if jobs <= 1 or len(paths) < 2:
-        _init(extra_dirs, opts)
-        return map(clean_file, paths)
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(extra_dirs, opts))
-    return _pooled(pool, paths)
-
-
-def _pooled(pool: ProcessPoolExecutor, paths: list[str]):
-    with pool:
-        yield from pool.map(clean_file, paths, chunksize=4)
-
-
-def _open_output(path: str):
-    if path == "-":
-        return sys.stdout, None
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kirinuki-", suffix=".jsonl", dir=directory)
-    return os.fdopen(fd, "w", encoding="utf-8"), tmp
+def _results(paths: list[str], jobs: int, extra_dirs: list[str], opts: dict[str, Any],
+             deadline: float | None):
+    """Results in input order; stdin is read here (bounded) and handed to a worker as bytes."""
+    tasks: list[tuple[str, bytes | None]] = []
+    early: dict[int, Result] = {}
+    for i, p in enumerate(paths):
+        if p == "-":
+            try:
+                tasks.append((p, read_bytes(p)))
+            except Rejected as exc:
+                early[i] = (p, [], exc.reason, exc.message)
+                continue
+        else:
+            tasks.append((p, None))
+    mapped = supervised_map(clean_file, tasks, jobs=max(1, jobs), failed=_failed,
+                            deadline=deadline, initializer=_init, initargs=(extra_dirs, opts))
+    try:
+        for i in range(len(paths)):
+            yield early[i] if i in early else next(mapped)
+    finally:
+        mapped.close()

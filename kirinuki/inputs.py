@@ -5,25 +5,39 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kirinuki.pipelines import Page, Rejected
+from kirinuki.shown import file_kind
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml", ".html.gz", ".htm.gz", ".xhtml.gz")
-MAX_GZIP_OUTPUT = 256 * 1024 * 1024
+_CHUNK = 1024 * 1024
 
 
 def is_html_name(name: str) -> bool:
     return name.lower().endswith(HTML_SUFFIXES)
 
 
-def discover(paths: Iterable[str]) -> Iterator[str]:
-    """Files named on the command line as given; directories walked for HTML files, sorted."""
+def input_limit() -> int:
+    """The largest page the cleaner takes (its `MAX_BYTES`): reading stops one byte past it."""
+    from kirinuki.pipelines.cleaner import MAX_BYTES
+
+    return MAX_BYTES
+
+
+def discover(paths: Iterable[str], skipped: list[tuple[str, str]] | None = None) -> Iterator[str]:
+    """Files named on the command line as given; directories walked for HTML files, sorted.
+
+    A FIFO, socket or device met while walking (even behind an `.html` name or a symlink) would
+    block or never end a read: it is left out and appended to `skipped` as (path, what it is).
+    Files named explicitly are yielded as they are; `read_bytes` refuses the non-regular ones.
+    """
     for p in paths:
         if p == "-":
             yield p
@@ -31,8 +45,18 @@ def discover(paths: Iterable[str]) -> Iterator[str]:
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames.sort()
                 for f in sorted(filenames):
-                    if is_html_name(f):
-                        yield os.path.join(dirpath, f)
+                    if not is_html_name(f):
+                        continue
+                    full = os.path.join(dirpath, f)
+                    try:
+                        mode = os.stat(full).st_mode
+                    except OSError:
+                        yield full  # a dangling link: reported as unreadable by name
+                        continue
+                    if stat.S_ISREG(mode):
+                        yield full
+                    elif skipped is not None:
+                        skipped.append((full, file_kind(mode)))
         else:
             yield p
 
@@ -77,33 +101,81 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     return src if isinstance(src, dict) else {}
 
 
-def read_bytes(path: str) -> bytes:
-    """Read a file, gunzipping `.gz` (by name or magic); errors become Rejected with a reason."""
+def read_bytes(path: str, limit: int | None = None) -> bytes:
+    """A file's bytes, gunzipped when they are gzip; errors become Rejected with a reason.
+
+    At most `limit` + 1 bytes are read, and a gzip stream is inflated only that far (from a file,
+    stdin, or a symlink to an endless device alike), so memory stays bounded by the page limit.
+    Only regular files and `-` (stdin) are read: opening a FIFO would wait for a writer forever.
+    """
+    limit = input_limit() if limit is None else limit
     try:
         if path == "-":
-            raw = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as fh:
-                raw = fh.read()
+            return _read_stream(sys.stdin.buffer, limit)
+        # O_NONBLOCK: opening a FIFO returns at once (and is then refused) instead of blocking.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            os.close(fd)
+            raise
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise Rejected("not_regular", f"it is {file_kind(mode)}; only regular files and - "
+                                          "are read")
+        with os.fdopen(fd, "rb") as fh:
+            return _read_stream(fh, limit)
     except OSError as exc:
         raise Rejected("unreadable", exc.strerror or str(exc)) from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out = d.decompress(raw, MAX_GZIP_OUTPUT)
+
+
+def _read_stream(fh: BinaryIO, limit: int) -> bytes:
+    first = fh.read(min(_CHUNK, limit + 1))
+    if first[:2] == b"\x1f\x8b":
+        return _gunzip(first, fh, limit)
+    chunks, total = [first], len(first)
+    while first and total <= limit:
+        first = fh.read(min(_CHUNK, limit + 1 - total))
+        chunks.append(first)
+        total += len(first)
+    if total > limit:
+        raise Rejected("too_large", f"over the {limit} byte limit (reading stopped there)")
+    return b"".join(chunks)
+
+
+def _gunzip(chunk: bytes, fh: BinaryIO, limit: int) -> bytes:
+    """Inflate one gzip member, never holding more than `limit` + 1 bytes in or out."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out: list[bytes] = []
+    read, total = len(chunk), 0
+    try:
+        while True:
+            piece = d.decompress(chunk, limit + 1 - total)
+            out.append(piece)
+            total += len(piece)
+            if total > limit:
+                raise Rejected("too_large", f"gzip expands past the {limit} byte limit")
+            if d.eof:
+                return b"".join(out)
             if d.unconsumed_tail:
-                raise Rejected("too_large", f"gzip expands past {MAX_GZIP_OUTPUT} bytes")
-            if not d.eof:
+                chunk = d.unconsumed_tail
+                continue
+            chunk = fh.read(_CHUNK)
+            read += len(chunk)
+            if not chunk:
                 raise Rejected("bad_gzip", "truncated gzip stream")
-            return out
-        except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
-            raise Rejected("bad_gzip", f"corrupt gzip: {exc}") from None
-    return raw
+            if read > limit + 1:
+                raise Rejected("too_large", f"gzip stream over the {limit} byte limit")
+    except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        raise Rejected("bad_gzip", f"corrupt gzip: {exc}") from None
 
 
 def load_page(path: str, url: str | None = None, content_type: str | None = None,
-              profile: str | None = None) -> Page:
-    body = read_bytes(path)
+              profile: str | None = None, *, body: bytes | None = None) -> Page:
+    """The page saved at `path` (or `body` already read from it, e.g. stdin read by a parent)."""
+    if body is None:
+        body = read_bytes(path)
     sc = read_sidecar(path) if path != "-" else {}
     fetched_at = sc.get("fetched_at")
     if not fetched_at and path != "-":

@@ -1,0 +1,173 @@
+"""Worker processes for `kirinuki clean`: one page at a time each, watched by the parent.
+
+`concurrent.futures.ProcessPoolExecutor` loses the whole run when one worker dies (an
+out-of-memory kill raises `BrokenProcessPool` for every pending page) and cannot stop one page
+that runs too long. Here each worker holds exactly one task; the parent waits on the workers'
+pipes and process sentinels, so it knows which page a dead worker had in hand:
+
+- a worker that dies turns its page into a `worker_died` failure and is replaced; the other pages
+  go on;
+- a page past its deadline has its worker killed, is reported as a `timeout` failure, and the
+  worker is replaced;
+- results come back in input order (a bounded reorder window), so `-j N` writes the same file
+  as `-j 1`;
+- closing the generator (an interrupt, an error in the caller) kills the workers at once.
+
+Workers start with the "spawn" method (the same on Linux, macOS and Windows; no fork of a parent
+holding threads) and ignore SIGINT: the parent alone decides when they stop.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+_READY = "__ready__"
+_INIT_FAILED = "__init_failed__"
+_MAX_START_DEATHS = 5  # workers killed in a row before they were ready: give up
+
+
+def _serve(conn: Connection, func: Callable[[Any], Any], initializer: Callable[..., None] | None,
+           initargs: tuple[Any, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        try:
+            initializer(*initargs)
+        except Exception as exc:  # reported to the parent, which stops: no page could run
+            conn.send((_INIT_FAILED, f"{type(exc).__name__}: {exc}"))
+            return
+    conn.send(_READY)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        conn.send(func(task))
+
+
+class _Worker:
+    def __init__(self, ctx: Any, func: Callable[[Any], Any], initializer: Callable[..., None] | None,
+                 initargs: tuple[Any, ...]) -> None:
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, func, initializer, initargs),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn: Connection = parent
+        self.ready = False
+        self.index: int | None = None
+        self.task: Any = None
+        self.started = 0.0
+
+    def give(self, index: int, task: Any) -> None:
+        self.index, self.task, self.started = index, task, time.monotonic()
+        self.conn.send(task)
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+
+def _death(proc: Any) -> str:
+    code = proc.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"worker process killed by {name}{hint}"
+    return f"worker process exited with status {code}"
+
+
+def supervised_map(
+    func: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int,
+    failed: Callable[[Any, str, str], Any], deadline: float | None = None,
+    initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (),
+) -> Iterator[Any]:
+    """`func(task)` for each task in worker processes, yielded in task order.
+
+    `failed(task, reason, message)` makes the result of a task whose worker died (`worker_died`)
+    or ran past `deadline` seconds (`timeout`). `func`, `initializer` and the tasks must pickle.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    todo = deque(enumerate(tasks))
+    window = 4 * jobs + 8  # results held back for ordering, at most
+    done: dict[int, Any] = {}
+    nxt = start_deaths = 0
+    workers = [_Worker(ctx, func, initializer, initargs) for _ in range(max(1, min(jobs, len(todo))))]
+    try:
+        while todo or any(w.index is not None for w in workers):
+            for w in workers:
+                if w.ready and w.index is None and todo and todo[0][0] < nxt + window:
+                    w.give(*todo.popleft())
+            now = time.monotonic()
+            timeout = None
+            if deadline is not None:
+                ends = [w.started + deadline - now for w in workers if w.index is not None]
+                timeout = max(0.0, min(ends)) if ends else None
+            ready = set(wait([w.conn for w in workers] + [w.proc.sentinel for w in workers],
+                             timeout))
+            for i, w in enumerate(workers):
+                result: Any = None
+                dead = False
+                if w.conn in ready:
+                    try:
+                        msg = w.conn.recv()
+                    except (EOFError, OSError):
+                        dead = True
+                    else:
+                        if msg == _READY:
+                            w.ready = True
+                            start_deaths = 0
+                            continue
+                        if isinstance(msg, tuple) and msg and msg[0] == _INIT_FAILED:
+                            raise RuntimeError(f"kirinuki worker could not start: {msg[1]}")
+                        result = msg
+                elif w.proc.sentinel in ready:
+                    dead = True
+                elif (deadline is not None and w.index is not None
+                      and time.monotonic() - w.started >= deadline):
+                    result = failed(w.task, "timeout", f"page took over {deadline:g} s; "
+                                    "its worker was stopped")
+                    w.kill()
+                    workers[i] = _Worker(ctx, func, initializer, initargs)
+                    done[w.index] = result
+                    continue
+                else:
+                    continue
+                if dead:
+                    w.kill()
+                    workers[i] = _Worker(ctx, func, initializer, initargs)
+                    if w.index is None:
+                        start_deaths += 0 if w.ready else 1
+                        if start_deaths > _MAX_START_DEATHS:
+                            raise RuntimeError(f"kirinuki workers keep dying before they start: "
+                                               f"{_death(w.proc)}")
+                        continue
+                    result = failed(w.task, "worker_died", _death(w.proc))
+                assert w.index is not None
+                done[w.index] = result
+                w.index = w.task = None
+            while nxt in done:
+                yield done.pop(nxt)
+                nxt += 1
+        for w in workers:  # all done: let the workers leave on their own
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+        for w in workers:
+            w.proc.join(timeout=5)
+    finally:
+        for w in workers:  # an interrupt or an error: stop at once, nothing is waited for
+            w.kill()
