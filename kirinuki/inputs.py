@@ -26,7 +26,7 @@ def is_html_name(name: str) -> bool:
 
 def input_limit() -> int:
     """The largest page the cleaner takes (its `MAX_BYTES`): reading stops one byte past it."""
-    from kirinuki.pipelines.cleaner import MAX_BYTES
+    from kirinuki.pipelines.doc import MAX_BYTES
 
     return MAX_BYTES
 
