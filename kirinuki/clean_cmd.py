@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generic-only", action="store_true", help="switch site profiles off")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--page-timeout", type=float, default=DEFAULT_PAGE_TIMEOUT, metavar="SECONDS",
-                   help=f"stop a page after this long and report it as `timeout` "
+                   help=f"stop a page after this much CPU time and report it as `timeout` "
                         f"(default {DEFAULT_PAGE_TIMEOUT:g}; 0: no limit)")
     p.add_argument("--profiles-dir", action="append", default=[], help="extra profile directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

@@ -8,7 +8,10 @@ pipes and process sentinels, so it knows which page a dead worker had in hand:
 - a worker that dies turns its page into a `worker_died` failure and is replaced; the other pages
   go on;
 - a page past its deadline has its worker killed, is reported as a `timeout` failure, and the
-  worker is replaced;
+  worker is replaced. The deadline counts the worker's CPU time where the OS tells it (Linux
+  /proc), so that a busy machine does not time out pages that are merely waiting for a core;
+  a page that blocks without using CPU is stopped at `WALL_FACTOR` times the deadline in wall
+  time. Where CPU time is unknown, wall time is the measure;
 - results come back in input order (a bounded reorder window), so `-j N` writes the same file
   as `-j 1`;
 - closing the generator (an interrupt, an error in the caller) kills the workers at once.
@@ -20,6 +23,7 @@ holding threads) and ignore SIGINT: the parent alone decides when they stop.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import time
 from collections import deque
@@ -29,6 +33,8 @@ from typing import Any
 
 _READY = "__ready__"
 _INIT_FAILED = "__init_failed__"
+WALL_FACTOR = 10  # a page that blocks without spending CPU is stopped at 10x the deadline
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _MAX_START_DEATHS = 5  # workers killed in a row before they were ready: give up
 
 
@@ -65,16 +71,40 @@ class _Worker:
         self.index: int | None = None
         self.task: Any = None
         self.started = 0.0
+        self.cpu_started: float | None = None
 
     def give(self, index: int, task: Any) -> None:
         self.index, self.task, self.started = index, task, time.monotonic()
+        self.cpu_started = _cpu_seconds(self.proc.pid)
         self.conn.send(task)
+
+    def spent(self) -> float:
+        """Seconds the page in hand has cost: CPU time if known, else wall time."""
+        wall = time.monotonic() - self.started
+        if self.cpu_started is None:
+            return wall
+        cpu = _cpu_seconds(self.proc.pid)
+        if cpu is None:
+            return wall
+        return max(cpu - self.cpu_started, wall / WALL_FACTOR)
 
     def kill(self) -> None:
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(timeout=5)
         self.conn.close()
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a live process (Linux /proc), else None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _death(proc: Any) -> str:
@@ -110,11 +140,11 @@ def supervised_map(
             for w in workers:
                 if w.ready and w.index is None and todo and todo[0][0] < nxt + window:
                     w.give(*todo.popleft())
-            now = time.monotonic()
             timeout = None
             if deadline is not None:
-                ends = [w.started + deadline - now for w in workers if w.index is not None]
-                timeout = max(0.0, min(ends)) if ends else None
+                ends = [deadline - w.spent() for w in workers if w.index is not None]
+                # CPU time runs slower than the clock on a busy machine: look again within 1 s
+                timeout = min(1.0, max(0.0, min(ends))) if ends else None
             ready = set(wait([w.conn for w in workers] + [w.proc.sentinel for w in workers],
                              timeout))
             for i, w in enumerate(workers):
@@ -136,9 +166,9 @@ def supervised_map(
                 elif w.proc.sentinel in ready:
                     dead = True
                 elif (deadline is not None and w.index is not None
-                      and time.monotonic() - w.started >= deadline):
-                    result = failed(w.task, "timeout", f"page took over {deadline:g} s; "
-                                    "its worker was stopped")
+                      and w.spent() >= deadline):
+                    result = failed(w.task, "timeout", f"page took over {deadline:g} s "
+                                    "(CPU time); its worker was stopped")
                     w.kill()
                     workers[i] = _Worker(ctx, func, initializer, initargs)
                     done[w.index] = result

@@ -275,7 +275,10 @@ def test_shown_keeps_letters_and_escapes_controls():
 
 def slow_or_fatal(task: str) -> str:
     """A worker function for the pool tests (importable by spawned workers)."""
-    if task == "hang":
+    if task == "hang":  # spins: the deadline counts CPU time
+        while True:
+            pass
+    if task == "block":  # waits without spending CPU
         time.sleep(600)
     if task == "die":
         os.kill(os.getpid(), signal.SIGKILL)
@@ -294,6 +297,15 @@ def test_worker_pool_survives_hangs_and_deaths_in_order():
     got = list(supervised_map(slow_or_fatal, tasks, jobs=2, failed=_failed, deadline=3))
     assert got == ["A", "hang:timeout", "B", "die:worker_died", "C", "D", "die:worker_died", "E"]
     assert time.monotonic() - start < 60
+
+
+def test_a_page_blocked_without_cpu_is_stopped_by_the_wall_clock():
+    from kirinuki.page_workers import WALL_FACTOR, supervised_map
+
+    start = time.monotonic()
+    got = list(supervised_map(slow_or_fatal, ["block", "a"], jobs=1, failed=_failed, deadline=0.5))
+    assert got == ["block:timeout", "A"]
+    assert time.monotonic() - start < 0.5 * WALL_FACTOR + 30
 
 
 def test_killed_worker_costs_one_page_not_the_run(tmp_path):
