@@ -33,13 +33,15 @@ from kirinuki.pipelines.page import Page, Rejected
 from kirinuki.pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
 from kirinuki.pipelines.profiles import Profile, ProfileSet
 from kirinuki.pipelines.record import Draft, pipeline_version
+from kirinuki.pipelines.thresholds import (
+    GENERIC_MIN_DUPLICATE,
+    GENERIC_NOISE_MAX_SHARE,
+    MISS_MIN_GAP,
+    MISS_SHARE,
+    PROFILE_MIN_DUPLICATE,
+)
 from lxml import etree
 
-# A profile body holding less than this share of the page's <p> prose (and at least MISS_MIN_GAP
-# characters less) is a selector that now hits a fragment: the template changed (issue 11).
-MISS_SHARE = 0.3
-MISS_MIN_GAP = 300
-GENERIC_MIN_DUPLICATE = 100
 # Subtrees without article text, which trafilatura discards too; not `aside` (one benchmark page
 # holds its whole article in one) and not `form` (ASP.NET pages wrap everything in a form).
 _NON_TEXT_TAGS = (
@@ -179,7 +181,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         # later tree walk, and trafilatura's own tree copies, cheaper (issue 3).
         etree.strip_elements(doc.root, *_NON_TEXT_TAGS, with_tail=False)
     remove_noise(doc.root, load_vocabulary().matcher, removed, protected=bodies,
-                 max_share=None if bodies else 0.5)
+                 max_share=None if bodies else GENERIC_NOISE_MAX_SHARE)
     if split_marker and profile and profile.split and profile.split.separator is not None:
         for sep in profile.split.separator(doc.root):
             marker = etree.Element("p")
@@ -268,7 +270,7 @@ def drafts(page: Page | Doc, profiles: ProfileSet | None = None, *,
     rules = _line_rules(doc.profile)
     if split is None:
         # Generic path: short repeats are structure (recipes, tables), long ones pull quotes.
-        min_dup = GENERIC_MIN_DUPLICATE if ex.method == "generic" else 2
+        min_dup = GENERIC_MIN_DUPLICATE if ex.method == "generic" else PROFILE_MIN_DUPLICATE
         blocks = filter_lines(ex.blocks, rules, ex.removed, min_dup)
         return [_settle(_draft(doc, ex), blocks, ex.removed, doc)]
 

@@ -22,6 +22,22 @@ from kirinuki.pipelines import refine
 from kirinuki.pipelines.blocks import Block, BlockBuffer, element_blocks, enclosing_block, text_of
 from kirinuki.pipelines.noise import drop_element
 from kirinuki.pipelines.normalize import normalize_text
+from kirinuki.pipelines.thresholds import (
+    CHUNK_ANCHOR_MIN_CHARS,
+    CHUNK_COVERED_SHARE,
+    CHUNK_MAX_LINK_SHARE,
+    CHUNK_MAX_SHARE,
+    CHUNK_MIN_PROSE_SHARE,
+    CHUNK_MIN_WORDS,
+    CHUNK_PROBE_CHARS,
+    LINK_MENU_MAX_CHARS,
+    LINK_MENU_MAX_UNLINKED,
+    SHORT_SHARE,
+    SINGLE_BLOCK_DUMP,
+    TEASER_LINK_SHARE,
+    TEASER_MAX_CHARS,
+    TEASER_MIN_LINK,
+)
 from lxml import etree
 
 log = logging.getLogger(__name__)
@@ -98,10 +114,6 @@ def paragraph_chars(tree: etree._Element) -> int:
     return sum(len(text_of(p).strip()) for p in tree.iter("p"))
 
 
-SINGLE_BLOCK_DUMP = 300  # characters: one block this long is a dump, not an article
-SHORT_SHARE = 0.15  # a result under this share of the page's <p> text is a fragment
-
-
 def suspicious(blocks: list[Block] | None, prose: int) -> bool:
     """A fast-mode result that is likely a fallback dump or a fragment, worth a second opinion.
 
@@ -119,21 +131,19 @@ def suspicious(blocks: list[Block] | None, prose: int) -> bool:
 
 def _only_links(tree: etree._Element, blocks: list[Block]) -> bool:
     """A short result from a page whose every word is link text: a menu, not an article."""
-    if sum(len(b.text) for b in blocks) > 200:
+    if sum(len(b.text) for b in blocks) > LINK_MENU_MAX_CHARS:
         return False
     texts = tree.xpath("//body//text()[not(ancestor::a) and not(ancestor::script) and not(ancestor::style)]")
-    return sum(len(t.strip()) for t in texts) < 20
+    return sum(len(t.strip()) for t in texts) < LINK_MENU_MAX_UNLINKED
 
 
 _CHUNK_CLASS_RE = re.compile(r"body|article|content|story|entry|post|text", re.I)
 _TEXT_WITH = etree.XPath("//body//text()[contains(., $p)][not(ancestor::script)][not(ancestor::style)]")
-CHUNK_MIN_WORDS = 20
-CHUNK_MAX_SHARE = 0.9  # chunks are looked for when the result holds less of the page's <p> text
 
 
 def _covered(part: Counter[Any], whole: Counter[Any]) -> bool:
     n = sum(part.values())
-    return not n or sum((part & whole).values()) >= 0.5 * n
+    return not n or sum((part & whole).values()) >= CHUNK_COVERED_SHARE * n
 
 
 def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
@@ -144,10 +154,10 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
     container class of the first paragraph we extracted (a body-like name), must be prose (mostly
     `<p>` text, few links) and new to us (word bigrams, as common words overlap any text).
     """
-    first = next((b.text for b in blocks if len(b.text) >= 80), None)
+    first = next((b.text for b in blocks if len(b.text) >= CHUNK_ANCHOR_MIN_CHARS), None)
     if first is None:
         return blocks
-    hits = _TEXT_WITH(tree, p=first[:30])
+    hits = _TEXT_WITH(tree, p=first[:CHUNK_PROBE_CHARS])
     if not hits:
         return blocks
     el = enclosing_block(hits[0].getparent())
@@ -172,7 +182,8 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
             total = len(text_of(b)) or 1
             prose = sum(len(text_of(p)) for p in b.iter("p"))
             linked = sum(len(text_of(a)) for a in b.iter("a"))
-            parts.append(("new" if prose >= 0.7 * total and linked <= 0.2 * total else "skip", chunk))
+            parts.append(("new" if prose >= CHUNK_MIN_PROSE_SHARE * total and linked <= CHUNK_MAX_LINK_SHARE * total
+                          else "skip", chunk))
     kinds = [k for k, _ in parts]
     if "ours" not in kinds or "new" not in kinds:
         return blocks
@@ -184,9 +195,6 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
 
 
 TEASER_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "dt", "dd")
-TEASER_MAX_CHARS = 300
-TEASER_LINK_SHARE = 0.7
-TEASER_MIN_LINK = 12  # a headline, not keyword links (place names linked to topic pages)
 _LIST_ITEMS = frozenset({"li", "dt", "dd"})
 # Only candidates holding a link are looked at; text is concatenated in C, not via itertext().
 _LINKED_BLOCKS = etree.XPath(" | ".join(f"//{t}[.//a]" for t in TEASER_TAGS))

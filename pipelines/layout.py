@@ -20,6 +20,17 @@ from collections import Counter
 
 from kirinuki.pipelines.blocks import Block, element_blocks, text_of
 from kirinuki.pipelines.normalize import normalize_text
+from kirinuki.pipelines.thresholds import (
+    CELL_PROSE_SHARE,
+    DUMP_MERGED,
+    DUMP_OUTSIDE_SHARE,
+    LISTING_LINES,
+    LISTING_RUN,
+    PROSE_MIN_CJK_CHARS,
+    PROSE_MIN_WORDS,
+    TAIL_SHARE,
+    TITLE_OVERLAP_SHARE,
+)
 from lxml import etree
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -41,12 +52,6 @@ _SIGNATURE_RE = re.compile(r"^[(（][^()（）]{1,30}[)）]$")
 _SQUEEZE_RE = re.compile(r"[\s|]+")
 
 ROW_SEP = " | "
-LISTING_RUN = 4     # this many non-prose lines in a row, ...
-LISTING_LINES = 3   # ... of which this many are table rows or dated lines, end the article
-CELL_PROSE_SHARE = 0.5   # the content cell holds at least this share of the page's prose
-DUMP_OUTSIDE_SHARE = 0.05  # a generic result with this share of text from outside the cell
-DUMP_MERGED = 200  # characters beyond the title in one block that also holds the title
-TAIL_SHARE = 0.5  # listings cut from a trafilatura result: at most this share of what stays
 
 
 def is_prose(text: str) -> bool:
@@ -54,8 +59,8 @@ def is_prose(text: str) -> bool:
     if ROW_SEP in text:
         return False
     if _CJK_STOP_RE.search(text):
-        return len(text) >= 12
-    return bool(_LATIN_END_RE.search(text)) and len(text.split()) >= 6
+        return len(text) >= PROSE_MIN_CJK_CHARS
+    return bool(_LATIN_END_RE.search(text)) and len(text.split()) >= PROSE_MIN_WORDS
 
 
 def is_listing(text: str) -> bool:
@@ -69,7 +74,7 @@ def _similar_title(text: str, title: str) -> bool:
     if text == title:
         return True
     short, long_ = sorted((text, title), key=len)
-    return short in long_ and len(short) >= 0.6 * len(long_)
+    return short in long_ and len(short) >= TITLE_OVERLAP_SHARE * len(long_)
 
 
 def trim_listings(blocks: list[Block], removed: Counter[str] | None = None,

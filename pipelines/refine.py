@@ -17,14 +17,36 @@ from kirinuki.pipelines.blocks import Block, enclosing_block
 from kirinuki.pipelines.jsonld import article_objects
 from kirinuki.pipelines.noise import load_vocabulary
 from kirinuki.pipelines.normalize import normalize_text
+from kirinuki.pipelines.thresholds import (
+    BYLINE_MAX_CHARS,
+    CJK_SAMPLE,
+    DATELINE_MAX_CHARS,
+    DATELINE_MIN_DIGITS,
+    DOUBLED_MAX_CHARS,
+    DOUBLED_MIN_CHARS,
+    EDGE_HEAD,
+    EDGE_TAIL,
+    FRAGMENT_MAX_CHARS,
+    HEADLINE_MAX_CHARS,
+    HEADLINE_SEARCH_BLOCKS,
+    LABEL_MAX_CHARS,
+    LEAD_MIN_CHARS,
+    LEAD_PRESENT_SHARE,
+    TAIL_MAX_BLOCKS,
+    TAIL_MAX_CHARS,
+    TITLE_MIN_KEY,
+    TITLE_OVERLAP_SHARE,
+    VOTE_BLOCK_SHARE,
+    VOTE_MIN_BLOCK_TOKENS,
+    VOTE_MIN_COVER,
+    VOTE_MIN_SIZE,
+)
 from kirinuki.pipelines.tokens import bigrams, is_mostly_cjk, tokens
 from lxml import etree
 
-# The cleaner decides CJK-ness on a sample (texts can be long); the scorer reads all of its gold.
-CJK_SAMPLE = 2000
-
 
 def is_cjk(text: str) -> bool:
+    """CJK text, judged on a sample (texts can be long); the scorer reads all of its gold."""
     return is_mostly_cjk(text[:CJK_SAMPLE])
 
 
@@ -34,10 +56,6 @@ def _share_in(part: Counter[str], whole: Counter[str]) -> float:
 
 
 # --- JSON-LD articleBody vote -------------------------------------------------------------------
-
-VOTE_MIN_COVER = 0.6   # articleBody must hold this share of our words to be trusted as a voter
-VOTE_MIN_SIZE = 0.5    # ... and be at least half our length (not a teaser-sized summary)
-VOTE_BLOCK_SHARE = 0.5  # a block with less than this share of its words in articleBody goes
 
 
 def article_body(jsonld: Iterable[dict[str, Any]]) -> str | None:
@@ -64,7 +82,7 @@ def vote_article_body(blocks: list[Block], body: str | None, removed: Counter[st
     kept = []
     for b in blocks:
         bt = tokens(b.text, cjk)
-        if sum(bt.values()) >= 3 and _share_in(bt, theirs) < VOTE_BLOCK_SHARE:
+        if sum(bt.values()) >= VOTE_MIN_BLOCK_TOKENS and _share_in(bt, theirs) < VOTE_BLOCK_SHARE:
             removed["boilerplate"] += 1
             continue
         kept.append(b)
@@ -73,11 +91,6 @@ def vote_article_body(blocks: list[Block], body: str | None, removed: Counter[st
 
 # --- trailing boilerplate -----------------------------------------------------------------------
 
-TAIL_MAX_BLOCKS = 12
-TAIL_MAX_CHARS = 300
-# Newsletter and follow-us prompts, tip lines, donation calls, credit lines and copyright notices
-# in the languages of the benchmarks; only ever matched on the last blocks of a text.
-FRAGMENT_MAX_CHARS = 60
 _SENTENCE_END_RE = re.compile(r"[.!?。！？»\"”’)\]:…]$")
 
 
@@ -92,6 +105,8 @@ def trim_tail(blocks: list[Block], removed: Counter[str]) -> list[Block]:
     Like jusText's context rule: short blocks after the last real paragraph belong to the page's
     furniture (tags, "comments", "Explore further", a section name), not to the article.
     """
+    # Newsletter and follow-us prompts, tip lines, donation calls, credit lines and copyright
+    # notices in the languages of the benchmarks; only ever matched on the last blocks of a text.
     tail = load_vocabulary().positional["tail"]  # noise_vocabulary.toml [positional]
     out = list(blocks)
     for _ in range(TAIL_MAX_BLOCKS):
@@ -126,13 +141,11 @@ _NUMERIC_DATE_RE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|\d{1,2}[:.]\d{2}
 _MONTH_RE = re.compile(rf"\b(?:{_MONTHS})\b", re.I)
 _BYLINE_PREFIX_RE = re.compile(r"^(by|von|par|por|di|door|av|af|de|da|text|texte|from)\s+", re.I)
 _NAME_SPLIT_RE = re.compile(r",|\band\b|\bund\b|\bet\b|\by\b|&|、|・")
-EDGE_HEAD = 3
-EDGE_TAIL = 2
 
 
 def is_dateline(text: str) -> bool:
     """A line that is only a date and/or time (with words like "Updated", weekday, timezone)."""
-    if len(text) > 60 or sum(c.isdigit() for c in text) < 4:
+    if len(text) > DATELINE_MAX_CHARS or sum(c.isdigit() for c in text) < DATELINE_MIN_DIGITS:
         return False
     if not (_NUMERIC_DATE_RE.search(text) or _MONTH_RE.search(text)):
         return False
@@ -142,7 +155,7 @@ def is_dateline(text: str) -> bool:
 def is_byline(text: str, authors: Iterable[str]) -> bool:
     """A line that is only the article's author name(s), as read from the page's metadata."""
     names = {a.casefold() for a in authors if a}
-    if not names or len(text) > 80:
+    if not names or len(text) > BYLINE_MAX_CHARS:
         return False
     s = _BYLINE_PREFIX_RE.sub("", text.strip()).strip(" .,;:|-–—()").casefold()
     if s in names:
@@ -166,8 +179,6 @@ def drop_edge_lines(blocks: list[Block], authors: Iterable[str], removed: Counte
 
 # --- the headline and label lines ---------------------------------------------------------------
 
-HEADLINE_MAX_CHARS = 250
-
 
 def _key(text: str) -> str:
     return re.sub(r"[\W_]+", "", html.unescape(text or "")).casefold()
@@ -181,12 +192,12 @@ def is_headline(text: str, title: str | None) -> bool:
     if a == b:
         return True
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    return len(short) >= 15 and short in long_ and len(short) >= 0.6 * len(long_)
+    return len(short) >= TITLE_MIN_KEY and short in long_ and len(short) >= TITLE_OVERLAP_SHARE * len(long_)
 
 
 def drop_headline(blocks: list[Block], title: str | None, removed: Counter[str]) -> list[Block]:
     """The title is its own field: drop its copy among the first blocks (fundus +0.0011)."""
-    for i, b in enumerate(blocks[:3]):
+    for i, b in enumerate(blocks[:HEADLINE_SEARCH_BLOCKS]):
         if len(blocks) > 1 and is_headline(b.text, title):
             removed["boilerplate"] += 1
             return blocks[:i] + blocks[i + 1:]
@@ -194,13 +205,12 @@ def drop_headline(blocks: list[Block], title: str | None, removed: Counter[str])
 
 
 # "Read also:" labels left behind by removed teaser links, and photo credit lines.
-LABEL_MAX_CHARS = 200
 
 
 def _is_doubled(text: str) -> bool:
     """"Title Title": a teaser card's headline printed twice (visible and screen-reader copy)."""
     n = len(text)
-    if n < 20 or n > 300:
+    if n < DOUBLED_MIN_CHARS or n > DOUBLED_MAX_CHARS:
         return False
     half = (n - 1) // 2
     return text[:half].strip() == text[half + 1:].strip()
@@ -222,7 +232,6 @@ def drop_label_lines(blocks: list[Block], removed: Counter[str]) -> list[Block]:
 # --- the lead paragraph -------------------------------------------------------------------------
 
 _NOT_TEXT = frozenset("script style meta title noscript textarea head".split())
-LEAD_MIN_CHARS = 40
 
 
 def _descriptions(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> list[str]:
@@ -261,7 +270,7 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
             cjk = is_cjk(desc)
             if have is None:
                 have = bigrams(extracted, cjk)
-            if _share_in(bigrams(desc, cjk), have) >= 0.8:
+            if _share_in(bigrams(desc, cjk), have) >= LEAD_PRESENT_SHARE:
                 return None
         stem = desc.rstrip(".…").strip() if desc.endswith(("...", "…")) else None
         words = raw.split()
@@ -281,6 +290,6 @@ def add_lead(blocks: list[Block], lead: str | None, title: str | None = None) ->
     if not lead or not blocks or is_headline(lead, title):
         return blocks
     cjk = is_cjk(lead)
-    if _share_in(bigrams(lead, cjk), bigrams("\n".join(b.text for b in blocks), cjk)) >= 0.8:
+    if _share_in(bigrams(lead, cjk), bigrams("\n".join(b.text for b in blocks), cjk)) >= LEAD_PRESENT_SHARE:
         return blocks
     return [Block("paragraph", lead), *blocks]
