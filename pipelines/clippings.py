@@ -1,4 +1,4 @@
-"""One page, many records: hand-made clipping blogs (CLEANING.md seed 000).
+"""One page, many records: hand-made clipping blogs (fixtures/clipping-blog/).
 
 Each clipping is the clipper's headline, a `date outlet` line, the original headline(s), a marker
 such as 「記事内容」, the quoted article and optional `※` comments. The profile's `[split]` rule

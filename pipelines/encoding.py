@@ -1,7 +1,7 @@
 """Decode page bytes to text: declared charsets first, then validated Japanese-aware candidates.
 
 Detectors are weak on Japanese (charset_normalizer misreads cp932 with half-width kana and
-returns gb18030 for cp932 text, SITES.md E1/E2), so undeclared pages are tried strictly as
+returns gb18030 for cp932 text; fixtures/encoding/), so undeclared pages are tried strictly as
 utf-8, cp932 and euc_jp, scored by their share of kana/kanji, and only then handed to a detector.
 """
 
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 # WHATWG maps these labels to one decoder; pages labelled Shift_JIS routinely carry cp932-only
-# characters (①, ㈱, NEC/IBM extensions) that a strict shift_jis codec rejects (SITES.md E3/E4).
+# characters (①, ㈱, NEC/IBM extensions) that a strict shift_jis codec rejects.
 _ALIASES = {
     "shift_jis": "cp932",
     "shift-jis": "cp932",

@@ -1,6 +1,6 @@
 """Read the date forms found on Japanese (and other) news pages into ISO 8601 with an offset.
 
-Forms (CLEANING.md, SITES.md §6): `2017年10月10日(火)17時48分`, `2019・12・9`, `2025.2.27`,
+Forms (tests/test_jadates.py): `2017年10月10日(火)17時48分`, `2019・12・9`, `2025.2.27`,
 `2016/11/15 12:10`, `令和7年2月27日`, `平成元年`, ISO 8601, RFC 2822. A value with no offset is
 read in the caller's zone (Japan time for Japanese pages).
 """

@@ -1,6 +1,6 @@
 """Hand-made pages: a table-layout content cell, and the listings that trail an article.
 
-Personal and community sites (SITES.md §4.2) lay the page out with one big `<table>`: header row,
+Personal and community sites (fixtures/unknown/) lay the page out with one big `<table>`: header row,
 menu cell, content cell, footer row. Trafilatura reads such a page as table cells and returns the
 whole page, the article merged into one block with everything else of its cell. When the title
 heading sits in a `<td>` holding most of the page's prose and the generic result looks like that

@@ -184,8 +184,8 @@ def tz_of(profile: Profile | None) -> timezone:
 
 def page_timezone(profile: Profile | None, root: etree._Element, meta: MetaIndex,
                   text_sample: str) -> timezone:
-    """Zone for dates written without an offset: the profile's, Japan time for a Japanese page
-    (CLEANING.md), else UTC. Kana is the sign of Japanese (Chinese pages have none)."""
+    """Zone for dates written without an offset: the profile's, Japan time for a Japanese page,
+    else UTC. Kana is the sign of Japanese (Chinese pages have none)."""
     if profile and profile.timezone:
         return tz_of(profile)
     lang = (root.get("lang") or root.get("xml:lang") or "").lower()

@@ -1,4 +1,4 @@
-"""Text normalization rules of CLEANING.md: NFKC (keeping … and ‥), folded spaces, no controls."""
+"""Text normalization rules (README "The record"): NFKC (keeping … and ‥), folded spaces, no controls."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Paywall detection from structured signals, then profile markers; never a bare word match.
 
-Related-article lists on free pages also carry 有料/lock words (SITES.md §3.4), so text is only
+Related-article lists on free pages also carry 有料/lock words, so text is only
 used for a site's documented boundary (note's "ここから先は…").
 """
 

@@ -251,7 +251,7 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
     """The page's summary (its meta description) where it is also printed as a paragraph.
 
     News pages print their summary above the body, outside the container the extractor picks;
-    CLEANING.md counts "the lead" as text. Only a visible element whose whole text is the
+    the lead counts as article text. Only a visible element whose whole text is the
     description (or its untruncated form) counts, so a meta-only description never enters.
     When the extracted `blocks` already hold a description, there is no lead to add (and no
     search, which is the cost).

@@ -54,7 +54,7 @@ class JsonFlag:
 
 @dataclass(frozen=True, slots=True)
 class SplitRule:
-    """How one page holding many clippings is cut into records (see CLEANING.md seed 000)."""
+    """How one page holding many clippings is cut into records (fixtures/clipping-blog/)."""
 
     separator: CSSSelector | None
     date_line: re.Pattern[str]
