@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("crawl", "kirinuki.scraper.command", "crawl configured sources"),
         ("schedule", "kirinuki.scraper.scheduler",
          "run each source when its schedule says (long-running; one run at a time)"),
+        ("report", "kirinuki.report", "write OUT/report.html from the state (alerts, charts)"),
         ("state", "kirinuki.scraper.state_cmd", "prune old run files, vacuum the state file"),
         ("held", "kirinuki.scraper.held_cmd",
          "list, release or drop article versions a crawl held back as degraded"),

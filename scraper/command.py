@@ -188,6 +188,7 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             summary["pruned_runs"] = len(prune(store.db, config.crawl.keep_runs,
                                                config.crawl.keep_days, datetime.now(UTC), run_id))
         _write_json_atomic(out / f"{run_id}.summary.json", summary)
+        _report(store, out)
         print_summary(summary)
         return EXIT_ALERT if fails(alerts, fail_on) else EXIT_OK
     except OSError as exc:  # output or state not writable (disk full, permissions)
@@ -206,6 +207,16 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _report(store: Any, out: Path) -> None:
+    """OUT/report.html after each run; a report that cannot be made never fails the run."""
+    from kirinuki.report import write_report
+
+    try:
+        write_report(store.db, out / "report.html")
+    except Exception:  # noqa: BLE001 - the run's records and summary are already safe
+        logger.warning("could not write %s", out / "report.html", exc_info=True)
 
 
 def due_config(config: SourcesConfig, state: Path) -> SourcesConfig:

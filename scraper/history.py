@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS source_runs (
     started_at TEXT NOT NULL,
     counters TEXT NOT NULL,         -- JSON: the summary row (discovered, fetched, new, ...)
     median_len REAL,                -- of the versions judged in this run (held ones included)
-    alerts TEXT NOT NULL,           -- JSON list of alert kinds
+    alerts TEXT NOT NULL,           -- JSON list of the source's alerts ({kind, detail, urls})
     PRIMARY KEY (run_id, source)
 );
 CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs (source, started_at);
@@ -90,9 +90,9 @@ class SourceRun:
     run_id: str
     source: str
     started_at: str
-    counters: dict[str, Any]
+    counters: dict[str, Any]  # the summary row: counters and failed/rejected reasons
     median_len: float | None
-    alerts: tuple[str, ...]
+    alerts: tuple[dict[str, Any], ...]
 
 
 class History:
@@ -187,7 +187,7 @@ class History:
     # -- per-source runs ------------------------------------------------------------------------
 
     def add_source_run(self, run_id: str, source: str, started_at: str, counters: dict[str, Any],
-                       lengths: Sequence[int], alerts: Sequence[str]) -> None:
+                       lengths: Sequence[int], alerts: Sequence[dict[str, Any]]) -> None:
         med = statistics.median(lengths) if lengths else None
         self.db.execute(
             "INSERT OR REPLACE INTO source_runs (run_id, source, started_at, counters, "
@@ -210,6 +210,13 @@ class History:
                 "LIMIT ?) ORDER BY started_at, r", (source, limit)).fetchall()
         return [SourceRun(r[0], r[1], r[2], json.loads(r[3]), r[4], tuple(json.loads(r[5])))
                 for r in rows]
+
+    def sources(self) -> list[str]:
+        """Every source with a logged run, by name."""
+        if self.empty:
+            return []
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT source FROM source_runs ORDER BY source")]
 
     def had_articles(self, source: str) -> bool:
         """Did any earlier run of this source list or fetch articles?"""

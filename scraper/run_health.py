@@ -36,11 +36,10 @@ def finish_health(history: History, run_id: str, started_at: str,
                             profiles[0] if len(profiles) == 1 else None))
     alerts = sort_alerts(alerts)
     lengths = history.run_lengths(run_id)
-    kinds: dict[str, list[str]] = defaultdict(list)
+    by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for a in alerts:
-        kinds[a.source].append(a.kind)
+        by_source[a.source].append(a.as_dict())
     for name, row in sources.items() if complete else ():
-        counters = {k: v for k, v in row.items() if isinstance(v, int)}
-        history.add_source_run(run_id, name, started_at, counters, lengths.get(name, []),
-                               kinds.get(name, []))
+        history.add_source_run(run_id, name, started_at, dict(row), lengths.get(name, []),
+                               by_source.get(name, []))
     return alerts

@@ -78,6 +78,15 @@ class FeedSite:
         self.lastmod[i] = datetime.now(UTC) + timedelta(minutes=5)  # after our last fetch
         self._feed()
 
+    def add(self, k: int, paras: list[str] | None = None, body_class: str = "story-body") -> None:
+        """Publish `k` more articles (with these paragraphs or template, when given)."""
+        for i in range(self.n + 1, self.n + k + 1):
+            self.lastmod[i] = datetime.now(UTC)
+            self.server.resources[self.path(i)] = Resource(
+                self.page(i, paras=paras, body_class=body_class))
+        self.n += k
+        self._feed()
+
     def _feed(self) -> None:
         items = [sitegen.Item(self.url(i), self.title(i), T0 + timedelta(hours=i), self.lastmod[i])
                  for i in range(1, self.n + 1)]
