@@ -220,3 +220,31 @@ def test_schedule_runs_each_source_on_its_own_clock_and_stops_on_sigterm(tmp_pat
                 json.loads(line)
         assert not list(out.glob("*.tmp"))
 
+
+
+@pytest.mark.e2e
+def test_a_second_concurrent_crawl_exits_3(tmp_path):
+    import time
+
+    from tests.crawl_server import crawl_cmd
+
+    with SiteServer(delay=0.3) as srv:
+        site = FeedSite(srv, "slow", 20)
+        sources = write_sources(tmp_path / "sources.toml",
+                                [site.source(concurrent_requests=1)], crawl={"workers": 0})
+        out = tmp_path / "out"
+        first = subprocess.Popen(crawl_cmd(sources, out), cwd=REPO, env=crawl_env(),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not srv.requests_for(site.path(1)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert first.poll() is None, "the first crawl ended before the second started"
+            second = run_crawl(sources, out)
+            assert second.returncode == 3, second.stderr[-2000:]
+            assert "busy" in second.stderr and second.summary is None
+            assert first.wait(120) == 0
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
