@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -111,27 +112,40 @@ class Scheduler:
                            len(schedules))
         return True
 
-    def last_started(self) -> dict[str, str]:
-        db = open_readonly(self.state)
-        if db is None:
-            return {}
+    def last_started(self) -> dict[str, str] | None:
+        """source -> last run start, from the state; None when the state cannot be read now."""
         try:
-            return History(db).last_started()
-        finally:
-            db.close()
+            db = open_readonly(self.state)
+            if db is None:
+                return {}
+            try:
+                return History(db).last_started()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            logger.warning("cannot read %s now (%s); trying again", self.state, exc)
+            return None
 
     def run_forever(self) -> int:
         self.reload()
         while not self._stop.is_set():
             self.reload()
             last = self.last_started()
+            if last is None:
+                self._stop.wait(POLL_S)
+                continue
             now = datetime.now(UTC)
-            if due(self.schedules, last, now):
+            names = due(self.schedules, last, now)
+            if names:
                 code = self.run_once()
                 self.runs += 1
                 if self.max_runs is not None and self.runs >= self.max_runs:
                     break
-                if code not in (0, 1):  # could not run or crashed: no hot loop on a due source
+                after = self.last_started() or {}
+                if code not in (0, 1) or all(after.get(n) == last.get(n) for n in names):
+                    # could not run, crashed, or ran nothing: never a hot loop on a due source
+                    logger.warning("run exited %d without running %s; next try in %.0fs",
+                                   code, ", ".join(names), RETRY_S)
                     self._stop.wait(RETRY_S)
                 continue
             when, name = next_due(self.schedules, last)

@@ -61,3 +61,23 @@ def test_config_reads_and_checks_schedules():
     bare = parse_sources({"sources": [{"name": "c", "feeds": ["http://x.test/g"]}]})
     with pytest.raises(SourcesError, match="required by `kirinuki schedule`"):
         schedules_of(bare)
+
+
+def test_scheduler_reloads_a_changed_sources_file_and_keeps_the_last_good_one(tmp_path):
+    import os
+
+    from kirinuki.scraper.scheduler import Scheduler
+
+    path = tmp_path / "sources.toml"
+    path.write_text('[[sources]]\nname = "a"\nfeeds = ["http://x.test/f"]\nschedule = "1h"\n')
+    sched = Scheduler(path, tmp_path / "out", tmp_path / "out" / "state.sqlite", [])
+    assert sched.reload() and set(sched.schedules) == {"a"}
+    assert not sched.reload()  # unchanged file: not re-read
+    path.write_text(path.read_text() + '[[sources]]\nname = "b"\nfeeds = ["http://x.test/g"]\n'
+                    'schedule = "*/5 * * * *"\n')
+    os.utime(path, ns=(1, 10**18))  # a new mtime even within the clock's resolution
+    assert sched.reload() and set(sched.schedules) == {"a", "b"}
+    path.write_text("[[sources]]\nname = 'a'\n")  # a broken edit
+    os.utime(path, ns=(1, 2 * 10**18))
+    assert not sched.reload() and set(sched.schedules) == {"a", "b"}
+    assert sched.last_started() == {}  # no state yet: everything is due
