@@ -376,14 +376,18 @@ def _c_full(tmp: Path) -> Outcome:
 
 # clean: bounded input
 
-@case("clean-dev-zero", "a symlink to the zero device is read only up to the size limit")
+@case("clean-dev-zero", "the zero device (as a symlinked file or as stdin) is never read whole")
 def _c_zero(tmp: Path) -> Outcome:
     link = tmp / "zero.html"
     link.symlink_to("/dev/zero")
     r = kirinuki("clean", str(link), "-o", str(tmp / "o.jsonl"), timeout=60)
-    ok = r.rc == 1 and "too_large" in r.stderr and r.peak_mb < 400
-    return Outcome(ok, f"rc={r.rc}, too_large: {'too_large' in r.stderr}", r.seconds, r.peak_mb,
-                   page=True)
+    refused = r.rc == 1 and ("too_large" in r.stderr or "not_regular" in r.stderr)
+    r2 = run(["sh", "-c", f"{PY} -m kirinuki.cli clean - -o {tmp / 'o2.jsonl'} < /dev/zero"],
+             timeout=60)
+    capped = r2.rc == 1 and "too_large" in r2.stderr
+    ok = refused and capped and max(r.peak_mb, r2.peak_mb) < 400
+    return Outcome(ok, f"file rc={r.rc} refused: {refused}; stdin rc={r2.rc} too_large: {capped}",
+                   r.seconds + r2.seconds, max(r.peak_mb, r2.peak_mb), page=True)
 
 
 @case("clean-sparse-4g", "a 4 GB sparse file is refused without reading it")
