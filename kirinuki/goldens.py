@@ -10,31 +10,69 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kirinuki.inputs import discover, load_page, read_sidecar_file, sidecar_path
-from kirinuki.pipelines import Rejected, clean
+from kirinuki.inputs import discover, load_page, read_bytes, read_sidecar_file, sidecar_path
+from kirinuki.pipelines import Page, Rejected, clean
 from kirinuki.pipelines.profiles import ProfileSet
 
 REGEN_COMMAND = "kirinuki fixtures regen"
+SHARED_PREFIX = "shared:"
 
 
 @dataclass(frozen=True)
 class GoldenFixture:
+    """A saved page and its checks. An external fixture's page is not in the repository: its JSON
+    names it as `source.page = "shared:benchmarks/..."`, read from the `shared/` folder beside the
+    checkout (benchmark pages are never copied into the repo)."""
+
     html: Path
     meta: Path
+    external: bool = False
 
     @property
     def name(self) -> str:
-        return str(self.html.relative_to(self.html.parent.parent))
+        path = self.meta if self.external else self.html
+        return str(path.relative_to(path.parent.parent))
 
 
 def find_fixtures(root: str | os.PathLike[str]) -> list[GoldenFixture]:
     """Every saved page under `root` that has a sidecar, in path order."""
     out = []
+    metas = set()
     for html in discover([str(root)]):
         meta = sidecar_path(html)
         if meta is not None:
             out.append(GoldenFixture(Path(html), meta))
-    return out
+            metas.add(Path(meta).resolve())
+    for meta in sorted(Path(root).rglob("*.json")):
+        if meta.resolve() not in metas:
+            page = _external_page(meta)
+            if page is not None:
+                out.append(GoldenFixture(page, meta, external=True))
+    return sorted(out, key=lambda fx: str(fx.meta))
+
+
+def _external_page(meta: Path) -> Path | None:
+    try:
+        ref = read_sidecar_file(meta).get("source", {}).get("page")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(ref, str) or not ref.startswith(SHARED_PREFIX):
+        return None
+    return shared_path(meta, ref)
+
+
+def shared_path(near: Path, ref: str) -> Path:
+    """Where a `shared:REL` reference lives: `$KIRINUKI_SHARED/REL`, else the first
+    `<ancestor>/shared/REL` that exists above `near` (the layout of a checkout and of CI)."""
+    rel = ref[len(SHARED_PREFIX):] if ref.startswith(SHARED_PREFIX) else ref
+    env = os.environ.get("KIRINUKI_SHARED")
+    if env:
+        return Path(env) / rel
+    for anc in Path(near).resolve().parents:
+        candidate = anc / "shared" / rel
+        if candidate.exists():
+            return candidate
+    return Path(near).resolve().parent / "shared" / rel  # missing: callers skip it
 
 
 def load_meta(fx: GoldenFixture) -> dict[str, Any]:
@@ -42,7 +80,12 @@ def load_meta(fx: GoldenFixture) -> dict[str, Any]:
 
 
 def run_fixture(fx: GoldenFixture, profiles: ProfileSet | None = None) -> list[dict[str, Any]]:
-    page = load_page(str(fx.html))
+    if fx.external:
+        src = load_meta(fx)["source"]
+        page = Page(url=src.get("url"), body=read_bytes(str(fx.html)), content_type=src.get("content_type"),
+                    fetched_at=src.get("fetched_at"), profile=src.get("profile"))
+    else:
+        page = load_page(str(fx.html))
     try:
         return clean(page, profiles)
     except Rejected as exc:
@@ -111,6 +154,38 @@ def check_records(records: list[dict[str, Any]], checks: dict[str, Any]) -> list
     return failures
 
 
+def gold_failures(fx: GoldenFixture, records: list[dict[str, Any]]) -> list[str]:
+    """Checks against a benchmark's gold line (`checks.gold`: manifest, id, min_f1): token F1 of
+    the text as `kirinuki eval` scores it, title and published date exact."""
+    spec = load_meta(fx).get("checks", {}).get("gold")
+    if not spec or not records:
+        return []
+    from kirinuki.evaluate import is_mostly_cjk, prf, tokens
+    from kirinuki.pipelines.jadates import parse_date
+    from kirinuki.pipelines.normalize import normalize_text
+
+    manifest = shared_path(fx.meta, spec["manifest"])
+    gold = None
+    with open(manifest, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("id") == spec["id"]:
+                gold = row
+                break
+    if gold is None:
+        return [f"gold {spec['id']!r} not in {manifest}"]
+    rec, out = records[0], []
+    cjk = is_mostly_cjk(gold["body"])
+    f1 = prf(tokens(rec["text"], cjk), tokens(gold["body"], cjk))[2]
+    if f1 < spec.get("min_f1", 0.99):
+        out.append(f"gold: token F1 {f1:.4f} < {spec.get('min_f1', 0.99)}")
+    if gold.get("title") and rec["title"] != normalize_text(gold["title"]):
+        out.append(f"gold: title {rec['title']!r} != {gold['title']!r}")
+    if gold.get("published") and rec["published_at"] != parse_date(str(gold["published"])):
+        out.append(f"gold: published_at {rec['published_at']!r} != {gold['published']!r}")
+    return out
+
+
 def canonical(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2)
 
@@ -125,7 +200,7 @@ def regen(fx: GoldenFixture, profiles: ProfileSet | None = None) -> tuple[bool, 
     """Write `expected` unless a hand-written check fails (then refuse and say why)."""
     meta = load_meta(fx)
     records = run_fixture(fx, profiles)
-    failures = check_records(records, meta.get("checks", {}))
+    failures = check_records(records, meta.get("checks", {})) + gold_failures(fx, records)
     if failures:
         return False, failures
     meta["expected"] = records

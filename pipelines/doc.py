@@ -102,10 +102,28 @@ def parse_html(text: str) -> etree._Element:
         raise Rejected("unparsable", str(exc)) from None
     if root is None:
         raise Rejected("unparsable", "empty document")
-    # Furigana readings never reach any field.
-    for el in list(root.iter("rt", "rp")):
-        drop_element(el)
     return root
+
+
+def furigana(root: etree._Element, inline: bool = False) -> None:
+    """Furigana readings (`<rt>`, `<rp>`) go, unless the profile says the site prints them.
+
+    A paper that prints a reading after a name (読売: 尹錫悦（ユンソンニョル）) marks it up as ruby
+    with `<rp>` parentheses; `furigana = "inline"` keeps it as that printed text.
+    """
+    for el in list(root.iter("rt", "rp")):
+        if inline:
+            # the reading becomes plain text (the text walkers skip rt/rp elements)
+            text = el.text or ""
+            if el.tag == "rt" and not _beside_rp(el):
+                text = "（" + text + "）"
+            el.tail = text + (el.tail or "")
+        drop_element(el)
+
+
+def _beside_rp(rt: etree._Element) -> bool:
+    prev, nxt = rt.getprevious(), rt.getnext()
+    return (prev is not None and prev.tag == "rp") or (nxt is not None and nxt.tag == "rp")
 
 
 def page_url(page: Page, root: etree._Element, meta: MetaIndex, text: str) -> str | None:
@@ -147,5 +165,6 @@ def prepare(page: Page, profiles: ProfileSet | None = None, generic_only: bool =
     if not generic_only:
         profiles = profiles if profiles is not None else load_profiles()
         profile = profiles.get(page.profile) if page.profile else profiles.for_url(url)
+    furigana(root, inline=profile is not None and profile.furigana == "inline")
     tz = page_timezone(profile, root, meta, decoded.text[:20000])
     return Doc(page, url, decoded, root, profile, parse_jsonld(root), meta, tz, decode_flags(decoded))

@@ -34,6 +34,7 @@ def test_pick_by_domain_and_name():
         ('id = "x"\ntimezone = "JST"\n', "[timezone]"),
         ('id = "x"\n[paywall]\njson = [{ script = "script", path = "a.b", sets = "maybe" }]\n', "[paywall.json.sets]"),
         ('id = "x"\n[extract]\ntitle = [{ pattern = "(.*)" }]\n', "[extract.title]"),
+        ('id = "x"\nfurigana = "ruby"\n', "[furigana]"),
     ],
 )
 def test_bad_profiles_name_file_and_key(tmp_path, body, key):
@@ -77,3 +78,20 @@ def test_profiles_command_json(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kirinuki.cli", "profiles", "--profiles-dir", str(tmp_path)],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "nope" in proc.stdout
+
+
+def test_furigana_inline_keeps_the_printed_reading(tmp_path):
+    """A site that prints readings after names keeps them as text; elsewhere they go."""
+    from kirinuki.pipelines import Page, clean
+
+    (tmp_path / "ruby.toml").write_text(
+        'id = "rubysite"\ndomains = ["ruby.example.jp"]\nfurigana = "inline"\n[extract]\nbody = ["div.story"]\n',
+        encoding="utf-8")
+    story = ("<div class='story'><p>韓国の<ruby><rb>尹錫悦</rb><rp>（</rp><rt>ユンソンニョル</rt><rp>）</rp></ruby>"
+             "大統領は<ruby>弾劾<rt>だんがい</rt></ruby>訴追案について語った。" + "記事の本文。" * 20 + "</p></div>")
+    body = f"<html><head><title>t</title></head><body>{story}</body></html>".encode()
+    profiles = load_profiles([tmp_path])
+    kept = clean(Page(url="https://ruby.example.jp/a", body=body), profiles)[0]
+    assert kept["text"].startswith("韓国の尹錫悦(ユンソンニョル)大統領は弾劾(だんがい)訴追案")
+    dropped = clean(Page(url="https://other.example.jp/a", body=body), profiles)[0]
+    assert "ユンソンニョル" not in dropped["text"] and "尹錫悦大統領は弾劾訴追案" in dropped["text"]

@@ -90,6 +90,8 @@ class Profile:
     paywall_boundary: tuple[re.Pattern[str], ...] = ()
     next_pages: tuple[FieldSource, ...] = ()
     split: SplitRule | None = None
+    # "inline": the site prints readings after names (ruby with <rp> parentheses); "drop" (default)
+    furigana: str = "drop"
 
 
 class ProfileSet:
@@ -137,7 +139,7 @@ class ProfileSet:
 # ---------------------------------------------------------------- loading and validation
 
 _TOP_KEYS = {"id", "description", "domains", "site_name", "timezone", "extract", "noise",
-             "paywall", "pages", "split"}
+             "paywall", "pages", "split", "furigana"}
 _EXTRACT_KEYS = set(FIELDS) | {"body", "body_end", "blocks", "images", "citations"}
 _PAYWALL_KEYS = {"detected", "truncated", "json", "boundary"}
 _SPLIT_KEYS = {"separator", "date_line", "marker", "comment_prefix", "outlets", "comment", "title_suffix"}
@@ -219,6 +221,10 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
     if tz is not None and not (isinstance(tz, str) and re.fullmatch(r"[+-]\d{2}:\d{2}", tz)):
         raise _fail(path, "timezone", f"expected an offset like '+09:00', got {tz!r}")
 
+    furigana = data.get("furigana", "drop")
+    if furigana not in ("drop", "inline"):
+        raise _fail(path, "furigana", f"expected 'drop' or 'inline', got {furigana!r}")
+
     extract = data.get("extract", {})
     if not isinstance(extract, dict):
         raise _fail(path, "extract", "expected a table")
@@ -299,7 +305,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
         paywall_truncated=tuple(_css(path, "paywall.truncated", s) for s in _list(path, "paywall.truncated", pw.get("truncated", []))),
         paywall_json=tuple(pw_json),
         paywall_boundary=tuple(_regex(path, "paywall.boundary", r) for r in _list(path, "paywall.boundary", pw.get("boundary", []))),
-        next_pages=next_pages, split=split,
+        next_pages=next_pages, split=split, furigana=furigana,
     )
 
 
