@@ -79,5 +79,7 @@ def test_installed_wheel_cleans_and_crawls_the_demo(wheel: Path, tmp_path: Path)
     assert crawl.returncode == 0, crawl.stderr[-2000:]
     lines = [json.loads(x) for f in (tmp_path / "demo-out").glob("crawl-*.jsonl")
              for x in f.read_text(encoding="utf-8").splitlines()]
-    # every fixture site was served from the installed package and cleaned
-    assert {d.name for d in FIXTURES.iterdir() if d.is_dir()} <= {r["source"] for r in lines}
+    # every fixture site was served from the installed package and cleaned (a site whose
+    # fixtures are all external, read from ../shared, has no page to serve)
+    served = {d.name for d in FIXTURES.iterdir() if d.is_dir() and any(d.glob("*.htm*"))}
+    assert served <= {r["source"] for r in lines}
