@@ -208,7 +208,7 @@ class History:
                 "SELECT * FROM (SELECT run_id, source, started_at, counters, median_len, alerts, "
                 "rowid AS r FROM source_runs WHERE source=? ORDER BY started_at DESC, rowid DESC "
                 "LIMIT ?) ORDER BY started_at, r", (source, limit)).fetchall()
-        return [SourceRun(r[0], r[1], r[2], json.loads(r[3]), r[4], tuple(json.loads(r[5])))
+        return [SourceRun(r[0], r[1], r[2], json.loads(r[3]), r[4], _alerts(json.loads(r[5])))
                 for r in rows]
 
     def sources(self) -> list[str]:
@@ -242,6 +242,11 @@ def open_readonly(path: str | Path) -> sqlite3.Connection | None:
     db = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30)
     db.execute("PRAGMA query_only=1")
     return db
+
+
+def _alerts(items: list[Any]) -> tuple[dict[str, Any], ...]:
+    # Rows written by the first version of this table held bare kinds.
+    return tuple(a if isinstance(a, dict) else {"kind": str(a), "detail": ""} for a in items)
 
 
 def _stats(row: Sequence[Any]) -> RecordStats:

@@ -87,7 +87,7 @@ def _png_colors(path: Path) -> set[tuple[int, int, int]]:
     return colors
 
 
-def screenshot(html: Path, png: Path, tmp: Path, size: str = "1280,1700") -> None:
+def screenshot(html: Path, png: Path, tmp: Path, size: str = "1280,1300") -> None:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         pytest.skip("chromium not installed (.ci/run installs Debian's chromium)")
