@@ -231,7 +231,7 @@ class SourcesSpider(scrapy.Spider):
             meta=self._meta(book, "article", st.url, kirinuki_hints=(st.title, st.published)),
         )
 
-    def _articles_from(self, book: SourceBook, entries: Iterable[Entry], parent: str) -> list[Request]:
+    def _note_articles(self, book: SourceBook, entries: Iterable[Entry], parent: str) -> None:
         """Record discovered article links in the frontier (the feeder in `start` fetches them)."""
         src = book.source
         cands = []
@@ -246,7 +246,6 @@ class SourcesSpider(scrapy.Spider):
             src.name, parent, self.context.run_id, self.context.config.crawl.max_attempts, cands)
         self._inc(src.name, "discovered", seen)
         self._inc(src.name, "known", known)
-        return []
 
     def _save_doc(self, response: Response, book: SourceBook, kind: str, norm: str) -> None:
         self.store.fetched(
@@ -268,9 +267,9 @@ class SourcesSpider(scrapy.Spider):
         except DiscoveryError as exc:
             self._fail(book.source.name, kind, norm, exc.reason)
             return []
-        reqs = self._articles_from(book, entries, norm)
+        self._note_articles(book, entries, norm)
         self._save_doc(response, book, kind, norm)
-        return reqs
+        return []
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
@@ -304,7 +303,8 @@ class SourcesSpider(scrapy.Spider):
                                   [(normalize_url(u), None, None, None) for u in kids])
             reqs = [r for u in kids if (r := self._doc_request(book, u, "sitemap", self.parse_sitemap))]
         else:
-            reqs = self._articles_from(book, sm.entries, norm)
+            self._note_articles(book, sm.entries, norm)
+            reqs = []
         self._save_doc(response, book, kind, norm)
         return reqs
 
@@ -329,12 +329,12 @@ class SourcesSpider(scrapy.Spider):
             elif src.follow_pattern is not None and src.follow_pattern.search(url):
                 if normalize_url(url) not in book.seen_docs:
                     listings.append(url)
-        reqs = self._articles_from(book, articles, norm)
+        self._note_articles(book, articles, norm)
         budget = max(0, src.max_listing_pages - book.listing_pages)
         listings = listings[:budget]
         self.store.discovered(src.name, "listing", norm,
                               [(normalize_url(u), None, None, None) for u in listings])
-        reqs += [r for u in listings if (r := self._listing_request(book, u)) is not None]
+        reqs = [r for u in listings if (r := self._listing_request(book, u)) is not None]
         self._save_doc(response, book, kind, norm)
         return reqs
 

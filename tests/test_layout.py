@@ -93,6 +93,8 @@ def test_content_cell_replaces_a_dump():
     text = "\n".join(out)
     for noise in ("トップページ", "第123号", "▲海岸", "耐震工事", "七夕", "お客様", "Copyright"):
         assert noise not in text, noise
+    # what went is counted: the listing run after the signature, the site menu line
+    assert removed == Counter({"related": 9, "navigation": 1})
     # the tree is left as it was (the heading mark is removed again)
     assert not tree.xpath("//*[@data-kirinuki-title]")
 

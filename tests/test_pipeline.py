@@ -99,6 +99,7 @@ def test_boilerplate_lines_are_counted():
     body = "<article>" + ARTICLE + "<p>Xでシェアする</p><p>人気ランキング</p><p>" + "二つ目の段落です。" * 10 + "</p></article>"
     rec = clean(Page(url="https://example.org/a", body=html(body)))[0]
     assert "シェア" not in rec["text"] and "ランキング" not in rec["text"]
+    assert rec["removed"] == {"ranking": 1, "share": 1}
 
 
 def test_pipelines_does_not_import_scrapy():
@@ -144,7 +145,7 @@ def test_impossible_date_offset_is_ignored():
     from kirinuki.pipelines.jadates import parse_date
 
     assert parse_date("2020/01/01 12:00 +30:00") == "2020-01-01T12:00:00+09:00"
-    assert parse_date("2020-01-01T12:00:00+24:00") is not None
+    assert parse_date("2020-01-01T12:00:00+24:00") == "2020-01-01T12:00:00+09:00"
 
 
 def test_pathological_jsonld_is_skipped():
