@@ -44,6 +44,7 @@ def bad_dir(tmp_path_factory):
     return d
 
 
+@pytest.mark.e2e  # a 20 MB page through the CLI
 def test_bad_files_reported_good_ones_written(bad_dir, tmp_path):
     out = tmp_path / "out.jsonl"
     proc = run(str(bad_dir), "-o", str(out))
@@ -57,6 +58,7 @@ def test_bad_files_reported_good_ones_written(bad_dir, tmp_path):
     assert "6 files, 3 records, 3 rejected" in err, err
 
 
+@pytest.mark.e2e  # a 20 MB page through the CLI
 def test_parallel_same_output(bad_dir, tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     run(str(bad_dir / "good.html"), str(bad_dir / "sub"), "-o", str(a))

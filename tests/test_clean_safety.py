@@ -289,6 +289,7 @@ def _failed(task: str, reason: str, message: str) -> str:
     return f"{task}:{reason}"
 
 
+@pytest.mark.e2e
 def test_worker_pool_survives_hangs_and_deaths_in_order():
     from kirinuki.page_workers import supervised_map
 
@@ -299,6 +300,7 @@ def test_worker_pool_survives_hangs_and_deaths_in_order():
     assert time.monotonic() - start < 60
 
 
+@pytest.mark.e2e
 def test_a_page_blocked_without_cpu_is_stopped_by_the_wall_clock():
     from kirinuki.page_workers import WALL_FACTOR, supervised_map
 
@@ -308,6 +310,7 @@ def test_a_page_blocked_without_cpu_is_stopped_by_the_wall_clock():
     assert time.monotonic() - start < 0.5 * WALL_FACTOR + 30
 
 
+@pytest.mark.e2e
 def test_killed_worker_costs_one_page_not_the_run(tmp_path):
     d = tmp_path / "pages"
     d.mkdir()
@@ -349,6 +352,7 @@ def _workers_of(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.e2e
 def test_sigint_stops_fast_keeps_complete_records_and_no_temp_file(tmp_path):
     d = tmp_path / "pages"
     d.mkdir()

@@ -22,6 +22,9 @@ from tests.crawl_server import (
     write_sources,
 )
 
+# Real crawls in subprocesses against loopback sites: slow.
+pytestmark = pytest.mark.e2e
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
@@ -139,7 +142,6 @@ def test_second_run_is_incremental_and_conditional(tmp_path, news_server):
     assert len(a05) == 2 and a05[1].status == 304
 
 
-@pytest.mark.e2e
 def test_politeness_settings_reach_the_wire(tmp_path, news_server):
     """download_delay per source spaces the requests, measured where they arrive (the server)."""
     site = news_server

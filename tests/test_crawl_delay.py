@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kirinuki.demo.server import Resource, SiteServer
 from tests.crawl_server import build_news_site, news_source, run_crawl, write_sources
+
+# Real crawls in subprocesses against loopback sites: slow.
+pytestmark = pytest.mark.e2e
 
 
 def test_robots_crawl_delay_spaces_article_requests(tmp_path):

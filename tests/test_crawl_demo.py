@@ -7,8 +7,13 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from kirinuki.demo import load_fixtures, plan_sites
 from tests.crawl_server import run_crawl
+
+# Real crawls in subprocesses against loopback sites: slow.
+pytestmark = pytest.mark.e2e
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
+
 from kirinuki.demo import sitegen
 from kirinuki.demo.server import Resource, SiteServer
 from tests.crawl_server import (
@@ -20,6 +22,9 @@ from tests.crawl_server import (
     run_crawl,
     write_sources,
 )
+
+# Real crawls in subprocesses against loopback sites: slow.
+pytestmark = pytest.mark.e2e
 
 N = 60
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from kirinuki.demo.server import SiteServer
 from tests.crawl_server import SJIS_TITLE, build_fault_site, run_crawl, write_sources
+
+# Real crawls in subprocesses against loopback sites: slow.
+pytestmark = pytest.mark.e2e
 
 
 def test_faults_end_as_counted_failures_or_records(tmp_path):

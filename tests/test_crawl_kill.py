@@ -23,6 +23,9 @@ from tests.crawl_server import (
     write_sources,
 )
 
+# Real crawls in subprocesses against loopback sites: slow.
+pytestmark = pytest.mark.e2e
+
 N = 40
 
 
