@@ -163,29 +163,10 @@ def _parse_crawl(raw: Any, where: str) -> CrawlSettings:
     _check_keys(raw, _CRAWL_KEYS, where)
     d = CrawlSettings()
     kw: dict[str, Any] = {}
-    for key in ("download_delay", "download_timeout", "retry_backoff"):
+    # Each [crawl] key read with its checker (a table, like the per-source overrides below).
+    for key, check in _CRAWL_CHECKS:
         if key in raw:
-            kw[key] = _number(raw[key], where, key, minimum=0.0)
-    for key in ("concurrent_requests", "retry_times", "max_redirects", "max_pages_per_article",
-                "max_listing_pages", "max_attempts", "concurrent_requests_total"):
-        if key in raw:
-            kw[key] = _int(raw[key], where, key, minimum=0 if key == "retry_times" else 1)
-    if "max_articles" in raw:
-        kw["max_articles"] = _int(raw["max_articles"], where, "max_articles", minimum=0)
-    if "workers" in raw:
-        kw["workers"] = _int(raw["workers"], where, "workers", minimum=0)
-    if "schedule" in raw:
-        kw["schedule"] = _schedule(raw["schedule"], where, "schedule")
-    if "recheck_after" in raw:
-        kw["recheck_after"] = _duration(raw["recheck_after"], where, "recheck_after")
-    if "recheck_limit" in raw:
-        kw["recheck_limit"] = _int(raw["recheck_limit"], where, "recheck_limit", minimum=0)
-    if "keep_runs" in raw:
-        kw["keep_runs"] = _int(raw["keep_runs"], where, "keep_runs", minimum=1)
-    if "keep_days" in raw:
-        kw["keep_days"] = _number(raw["keep_days"], where, "keep_days", minimum=0.0)
-    if "autothrottle" in raw:
-        kw["autothrottle"] = _bool(raw["autothrottle"], where, "autothrottle")
+            kw[key] = check(raw[key], where, key)
     if "user_agent" in raw:
         ua = raw["user_agent"]
         if not isinstance(ua, str) or not ua.strip():
@@ -196,6 +177,36 @@ def _parse_crawl(raw: Any, where: str) -> CrawlSettings:
     if "profiles_dirs" in raw:
         kw["profiles_dirs"] = _str_list(raw["profiles_dirs"], where, "profiles_dirs")
     return replace(d, **kw)
+
+
+def _at_least(minimum: int) -> Callable[[Any, str, str], int]:
+    return lambda v, label, key: _int(v, label, key, minimum=minimum)
+
+
+def _non_negative(v: Any, label: str, key: str) -> float:
+    return _number(v, label, key, minimum=0.0)
+
+
+_CRAWL_CHECKS: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
+    ("download_delay", _non_negative),
+    ("download_timeout", _non_negative),
+    ("retry_backoff", _non_negative),
+    ("concurrent_requests", _at_least(1)),
+    ("retry_times", _at_least(0)),
+    ("max_redirects", _at_least(1)),
+    ("max_pages_per_article", _at_least(1)),
+    ("max_listing_pages", _at_least(1)),
+    ("max_attempts", _at_least(1)),
+    ("concurrent_requests_total", _at_least(1)),
+    ("max_articles", _at_least(0)),
+    ("workers", _at_least(0)),
+    ("schedule", lambda v, label, key: _schedule(v, label, key)),
+    ("recheck_after", lambda v, label, key: _duration(v, label, key)),
+    ("recheck_limit", _at_least(0)),
+    ("keep_runs", _at_least(1)),
+    ("keep_days", _non_negative),
+    ("autothrottle", lambda v, label, key: _bool(v, label, key)),
+)
 
 
 def _parse_source(raw: Any, crawl: CrawlSettings, where: str, index: int) -> Source:
@@ -267,24 +278,23 @@ _SOURCE_OVERRIDES: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
 )
 
 
-def _schedule(v: Any, label: str, key: str) -> str:
-    from kirinuki.scraper.schedule import parse_schedule
+def _schedule_text(v: Any, label: str, key: str, parser: str) -> str:
+    """A schedule (`parse_schedule`) or duration (`parse_duration`) string, checked, kept as text."""
+    from kirinuki.scraper import schedule
 
     try:
-        parse_schedule(v)
+        getattr(schedule, parser)(v)
     except ValueError as exc:
         raise SourcesError(f"{label}: key {key!r}: {exc}") from None
     return v
+
+
+def _schedule(v: Any, label: str, key: str) -> str:
+    return _schedule_text(v, label, key, "parse_schedule")
 
 
 def _duration(v: Any, label: str, key: str) -> str:
-    from kirinuki.scraper.schedule import parse_duration
-
-    try:
-        parse_duration(v)
-    except ValueError as exc:
-        raise SourcesError(f"{label}: key {key!r}: {exc}") from None
-    return v
+    return _schedule_text(v, label, key, "parse_duration")
 
 
 def _number(v: Any, label: str, key: str, minimum: float) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -249,36 +250,35 @@ def _atom_entry(entry: etree._Element, base: str) -> Entry | None:
     return Entry(url, _text(_child(entry, "title")), to_iso(published or updated), _iso_or_raw(updated))
 
 
+def _located(root: etree._Element, tag: str, base_url: str) -> Iterator[tuple[etree._Element, str]]:
+    """The `<tag>` children of a sitemap root with their absolute `<loc>` (others skipped)."""
+    for el in root:
+        if _local(el) != tag:
+            continue
+        loc = _text(_child(el, "loc"))
+        url = _join(base_url, loc) if loc else None
+        if url:
+            yield el, url
+
+
 def parse_sitemap(body: bytes, base_url: str) -> Sitemap:
     """A sitemap index (children) or url set (entries, with Google News date and title)."""
     root = parse_xml(body)
     kind = _local(root)
     if kind == "sitemapindex":
-        children = []
-        for sm in root:
-            if _local(sm) != "sitemap":
-                continue
-            loc = _text(_child(sm, "loc"))
-            if loc and _join(base_url, loc):
-                children.append(Entry(_join(base_url, loc), updated=_text(_child(sm, "lastmod"))))
+        children = [Entry(url, updated=_text(_child(sm, "lastmod")))
+                    for sm, url in _located(root, "sitemap", base_url)]
         return Sitemap(children=tuple(_dedupe(children)))
     if kind == "urlset":
         entries = []
-        for u in root:
-            if _local(u) != "url":
-                continue
-            loc = _text(_child(u, "loc"))
-            if not loc:
-                continue
+        for u, url in _located(root, "url", base_url):
             title = published = None
             news = _child(u, "news")
             if news is not None:
                 title = _text(_child(news, "title"))
                 published = _text(_child(news, "publication_date"))
             lastmod = _text(_child(u, "lastmod"))
-            joined = _join(base_url, loc)
-            if joined:
-                entries.append(Entry(joined, title, to_iso(published), lastmod or published))
+            entries.append(Entry(url, title, to_iso(published), lastmod or published))
         return Sitemap(entries=tuple(_dedupe(entries)))
     raise DiscoveryError("not_a_sitemap", f"root element <{kind or '?'}> is not urlset or sitemapindex")
 
