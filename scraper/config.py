@@ -6,14 +6,14 @@ typo never turns into a silent half-crawl. No Scrapy here: the CLI and the demo 
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from kirinuki.pipelines.toml_check import compile_regex, did_you_mean, read_toml, unknown_key
 
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; kirinuki/0.1; +https://github.com/kirinuki/kirinuki)"
 
@@ -106,14 +106,8 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.I)
 def load_sources(path: str | Path) -> SourcesConfig:
     """Read and validate a sources file; raise `SourcesError` naming source and key."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SourcesError(
-            f"{p}: no such sources file (copy sources.example.toml to {p.name}, or pass --sources)"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SourcesError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p, SourcesError, missing=f"no such sources file (copy sources.example.toml "
+                                               f"to {p.name}, or pass --sources)")
     return parse_sources(data, str(p))
 
 
@@ -139,7 +133,7 @@ def check_profiles(config: SourcesConfig, known: set[str] | list[str]) -> None:
     """Fail on a `profile` that names no loaded profile (a typo would fall back silently)."""
     for src in config.sources:
         if src.profile is not None and src.profile not in known:
-            hint = _did_you_mean(src.profile, known)
+            hint = did_you_mean(src.profile, known)
             raise SourcesError(
                 f"{config.path}: source {src.name!r}: key 'profile': unknown profile "
                 f"{src.profile!r}{hint} (known: {', '.join(sorted(known))})"
@@ -254,15 +248,10 @@ def _parse_source(raw: Any, crawl: CrawlSettings, where: str, index: int) -> Sou
     return Source(**kw)
 
 
-def _did_you_mean(key: str, allowed: set[str] | list[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _check_keys(raw: dict[str, Any], allowed: set[str], label: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise SourcesError(f"{label}: unknown key {key!r}{_did_you_mean(key, allowed)}")
+    found = unknown_key(raw, allowed)
+    if found:
+        raise SourcesError(f"{label}: {found[1]}")
 
 
 _SOURCE_OVERRIDES: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
@@ -333,9 +322,9 @@ def _regex(v: Any, label: str, key: str) -> re.Pattern[str]:
     if not isinstance(v, str) or not v:
         raise SourcesError(f"{label}: key {key!r}: must be a regular expression string")
     try:
-        return re.compile(v)
-    except re.error as exc:
-        raise SourcesError(f"{label}: key {key!r}: bad regular expression {v!r}: {exc}") from None
+        return compile_regex(v)
+    except ValueError as exc:
+        raise SourcesError(f"{label}: key {key!r}: {exc}") from None
 
 
 def _size(v: Any, label: str, key: str) -> int:

@@ -95,3 +95,26 @@ def test_furigana_inline_keeps_the_printed_reading(tmp_path):
     assert kept["text"].startswith("韓国の尹錫悦(ユンソンニョル)大統領は弾劾(だんがい)訴追案")
     dropped = clean(Page(url="https://other.example.jp/a", body=body), profiles)[0]
     assert "ユンソンニョル" not in dropped["text"] and "尹錫悦大統領は弾劾訴追案" in dropped["text"]
+
+
+def test_profiles_and_sources_share_one_toml_validator(tmp_path):
+    """Unknown keys and bad regexes read the same in a profile and in a sources file."""
+    from kirinuki.scraper.config import SourcesError, load_sources
+
+    prof = tmp_path / "p.toml"
+    prof.write_text('id = "x"\ndomains = ["x.jp"]\n[extract]\ntilte = ["h1"]\n', encoding="utf-8")
+    with pytest.raises(ProfileError) as exc:
+        load_profile_file(prof)
+    assert "[extract.tilte] unknown key 'tilte' (did you mean 'title'?); allowed:" in str(exc.value)
+    prof.write_text('id = "x"\ndomains = ["x.jp"]\n[noise.lines]\nad = ["(unclosed"]\n', encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"\[noise.lines.ad\] bad regular expression '\(unclosed'"):
+        load_profile_file(prof)
+    src = tmp_path / "s.toml"
+    src.write_text('[[sources]]\nname = "s"\nfeeds = ["https://x.jp/rss"]\narticle_pattern = "(unclosed"\n',
+                   encoding="utf-8")
+    with pytest.raises(SourcesError, match=r"key 'article_pattern': bad regular expression '\(unclosed'"):
+        load_sources(src)
+    src.write_bytes(b"\xff\xfe not utf-8")
+    for load, error in ((load_sources, SourcesError), (load_profile_file, ProfileError)):
+        with pytest.raises(error, match="not valid TOML"):
+            load(src)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kirinuki.pipelines.hosts import on_domain
+from kirinuki.pipelines.toml_check import compile_regex, read_toml, unknown_key
 from lxml.cssselect import CSSSelector, SelectorError
 
 PROFILE_DIR = Path(__file__).parent
@@ -162,9 +162,9 @@ def _regex(path: str, key: str, value: Any) -> re.Pattern[str]:
     if not isinstance(value, str):
         raise _fail(path, key, f"expected a regex string, got {value!r}")
     try:
-        return re.compile(value)
-    except re.error as exc:
-        raise _fail(path, key, f"bad regex {value!r}: {exc}") from None
+        return compile_regex(value)
+    except ValueError as exc:
+        raise _fail(path, key, str(exc)) from None
 
 
 def _list(path: str, key: str, value: Any) -> list[Any]:
@@ -202,10 +202,10 @@ def parse_source(path: str, key: str, value: Any) -> FieldSource:
 
 
 def _check_keys(path: str, section: str, data: dict[str, Any], allowed: set[str]) -> None:
-    for k in data:
-        if k not in allowed:
-            raise _fail(path, f"{section}.{k}" if section else k,
-                        f"unknown key; allowed: {', '.join(sorted(allowed))}")
+    found = unknown_key(data, allowed, list_allowed=True)
+    if found:
+        k, msg = found
+        raise _fail(path, f"{section}.{k}" if section else k, msg)
 
 
 def parse_profile(data: dict[str, Any], path: str) -> Profile:
@@ -310,14 +310,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
 
 
 def load_profile_file(path: Path) -> Profile:
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc}") from None
-    return parse_profile(data, str(path))
+    return parse_profile(read_toml(path, ProfileError), str(path))
 
 
 def profile_dirs(extra_dirs: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
