@@ -17,7 +17,6 @@ import gzip
 import json
 import os
 import sys
-import tempfile
 import time
 import unicodedata
 from collections import Counter
@@ -30,6 +29,7 @@ from kirinuki.pipelines.encoding import decode
 from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
 from kirinuki.pipelines.record import dumps
 from kirinuki.pipelines.tokens import is_mostly_cjk, tokens
+from kirinuki.safe_output import OutputError, open_output, write_text_atomic
 
 SYSTEMS = ("kirinuki", "trafilatura", "readability")
 META_FIELDS = ("title", "published", "authors")
@@ -440,15 +440,22 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"kirinuki eval: {len(missing)} html files missing, e.g. {missing[0]}", file=sys.stderr)
         return 2
-    out, tmp = _open(args.out)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    try:
+        out = open_output(args.out) if args.out else None
+    except OutputError as exc:
+        print(f"kirinuki eval: {exc}", file=sys.stderr)
+        return 2
     try:
         report = evaluate(entries, profiles, generic_only=args.generic_only, repeat=args.repeat, out=out,
                           readability=False if args.no_readability else None)
-    finally:
+    except BaseException:
         if out is not None:
-            out.close()
-    if tmp:
-        os.replace(tmp, args.out)
+            out.discard()
+        raise
+    if out is not None:
+        out.commit()
     report["manifests"] = [str(m) for m in args.manifest]
     print(format_report(report, f"kirinuki eval {' '.join(args.manifest)}"))
     if args.json:
@@ -456,15 +463,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json == "-":
             print(text)
         else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            write_text_atomic(args.json, text + "\n")
     return 0
 
 
-def _open(path: str | None):
-    if not path:
-        return None, None
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kirinuki-eval-", suffix=".jsonl", dir=directory)
-    return os.fdopen(fd, "w", encoding="utf-8"), tmp
 

@@ -13,6 +13,7 @@ from typing import Any
 from kirinuki.inputs import discover, load_page, read_bytes, read_sidecar_file, sidecar_path
 from kirinuki.pipelines import Page, Rejected, clean
 from kirinuki.pipelines.profiles import ProfileSet
+from kirinuki.safe_output import write_json_atomic
 
 REGEN_COMMAND = "kirinuki fixtures regen"
 SHARED_PREFIX = "shared:"
@@ -204,7 +205,5 @@ def regen(fx: GoldenFixture, profiles: ProfileSet | None = None) -> tuple[bool, 
     if failures:
         return False, failures
     meta["expected"] = records
-    tmp = fx.meta.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, fx.meta)
+    write_json_atomic(fx.meta, meta, sort_keys=False)
     return True, []

@@ -7,9 +7,7 @@ same without the CLI. Scrapy is imported only inside `run`, so other subcommands
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 import time
 from dataclasses import replace
@@ -26,6 +24,8 @@ from kirinuki.scraper.config import (
 )
 from kirinuki.scraper.health import fails, parse_fail_on
 from kirinuki.scraper.peak_memory import peak_rss_kb
+
+from kirinuki.safe_output import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
 
             summary["pruned_runs"] = len(prune(store.db, config.crawl.keep_runs,
                                                config.crawl.keep_days, datetime.now(UTC), run_id))
-        _write_json_atomic(out / f"{run_id}.summary.json", summary)
+        write_json_atomic(out / f"{run_id}.summary.json", summary)
         _report(store, out)
         print_summary(summary)
         return EXIT_ALERT if fails(alerts, fail_on) else EXIT_OK
@@ -267,11 +267,6 @@ def _totals(sources: dict[str, Any]) -> dict[str, int]:
     return totals
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
 
 
 COLUMNS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "not_modified",
