@@ -65,6 +65,8 @@ def clean_file(task: tuple[str, bytes | None]) -> Result:
         page = load_page(path, _OPTS.get("url"), _OPTS.get("content_type"), _OPTS.get("profile"),
                          body=body)
         records = clean(page, _PROFILES, generic_only=_OPTS.get("generic_only", False))
+        for r in records:  # traceable to its file; `version` stays null (no history here)
+            r["input_file"] = path
         return path, records, None, None
     except Rejected as exc:
         return path, [], exc.reason, exc.message

@@ -19,7 +19,7 @@ KEYS = (
     "url", "canonical_url", "source", "site_name", "title", "subtitle", "authors", "published_at",
     "modified_at", "section", "tags", "language", "text", "blocks", "images", "citations",
     "paywall", "content_hash", "fetched_at", "extraction", "removed", "source_outlet", "notes",
-    "flags",
+    "flags", "version", "input_file",
 )
 
 
@@ -54,9 +54,19 @@ class Record(TypedDict):
     source_outlet: str | None
     notes: list[dict[str, str]]
     flags: list[str]
+    # The article's version in the crawl state (1 when first seen, +1 per changed text); null
+    # from `clean` and the library, which keep no history.
+    version: int | None
+    # The file `kirinuki clean` read the page from (as named, `-` for stdin); null from the crawl.
+    input_file: str | None
 
 
 _LIST_KEYS = {"authors", "tags", "blocks", "images", "citations", "notes", "flags"}
+
+
+# Record keys a draft does not hold: computed in `Draft.record()`, or set outside the cleaner
+# (`version` by the crawl state, `input_file` by `kirinuki clean`).
+_NOT_DRAFTED = {"text", "blocks", "removed", "language", "content_hash", "version", "input_file"}
 
 
 @dataclass(slots=True)
@@ -96,8 +106,7 @@ class Draft:
 
     def record(self, text: str, language: str | None) -> dict[str, Any]:
         """The finished, validated record (`text` is `self.text`, computed once by the caller)."""
-        fields = {k: getattr(self, k) for k in KEYS if k not in ("text", "blocks", "removed",
-                                                                  "language", "content_hash")}
+        fields = {k: getattr(self, k) for k in KEYS if k not in _NOT_DRAFTED}
         fields.update(text=text, blocks=[b.as_dict() for b in self.blocks], language=language,
                       removed=dict(self.removed))
         return make_record(fields)

@@ -105,7 +105,7 @@ class DedupPipeline(_Base):
             version = 1 if prev is None else prev[1] + 1
             self.this_run[key] = chash
             emits.append(Emit(key, version, item.source, rec.get("url") or item.final_url, chash,
-                              rec.get("fetched_at"), dumps(rec)))
+                              rec.get("fetched_at"), dumps({**rec, "version": version})))
         if unchanged:
             self.inc(item.source, "unchanged", len(unchanged))
             store.touch_articles(unchanged, item.fetched_at)

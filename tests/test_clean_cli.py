@@ -54,6 +54,7 @@ def test_bad_files_reported_good_ones_written(bad_dir, tmp_path):
         assert f"{name}: {reason}" in err, err
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 3  # good.html, huge.html, sub/good2.htm.gz
+    assert [r["input_file"] for r in records] == [str(bad_dir / n) for n in ("good.html", "huge.html", "sub/good2.htm.gz")]
     # good, huge, good2 written; empty, image, truncated rejected
     assert "6 files, 3 records, 3 rejected" in err, err
 
@@ -74,6 +75,7 @@ def test_stdin_with_url_and_content_type():
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout)
     assert rec["url"] == "https://example.org/x" and "本文の段落です。" in rec["text"]
+    assert rec["input_file"] == "-" and rec["version"] is None
 
 
 def test_single_options_need_one_input(bad_dir):

@@ -103,6 +103,8 @@ def test_second_run_is_incremental_and_conditional(tmp_path, news_server):
     first = run_crawl(sources, out)
     assert first.returncode == 0, first.stderr[-3000:]
     assert len(first.records) == 12
+    assert {r["version"] for r in first.records} == {1}
+    assert {r["input_file"] for r in first.records} == {None}
     second = run_crawl(sources, out)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.records == []
@@ -133,7 +135,7 @@ def test_second_run_is_incremental_and_conditional(tmp_path, news_server):
     third = run_crawl(sources, out)
     assert third.returncode == 0, third.stderr[-3000:]
     assert [r["url"] for r in third.records] == [site.origin + "/news/a04.html"]
-    assert "改訂版" in third.records[0]["text"]
+    assert "改訂版" in third.records[0]["text"] and third.records[0]["version"] == 2
     row = third.summary["sources"]["testnews"]
     assert row["updated"] == 1 and row["new"] == 0 and row["unchanged"] == 1
     a04 = [h for h in site.hits("/news/a04.html") if h.method == "GET"]
