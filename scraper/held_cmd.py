@@ -15,10 +15,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kirinuki.scraper.command import EXIT_BUSY, EXIT_CONFIG, EXIT_OK
+from kirinuki.scraper.command import EXIT_CONFIG, EXIT_OK
 from kirinuki.scraper.health import RecordStats
 from kirinuki.scraper.history import Held, History, open_readonly
-from kirinuki.scraper.state import Emit, JsonlWriter, StateLocked, Store
+from kirinuki.scraper.state import Emit, JsonlWriter, Store
+from kirinuki.scraper.state_cmd import open_existing_state
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,14 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.all and not args.which:
         print(f"kirinuki held {args.action}: name the URLs, or pass --all", file=sys.stderr)
         return EXIT_CONFIG
-    if not state.exists():
-        print(f"kirinuki held: {state}: no such state file", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        store = Store(state)
-    except StateLocked as exc:
-        print(f"kirinuki held: busy: {exc}", file=sys.stderr)
-        return EXIT_BUSY
+    store = open_existing_state(state, "kirinuki held")
+    if isinstance(store, int):
+        return store
     try:
         history = History(store.db)
         chosen = history.held(() if args.all else args.which)

@@ -25,19 +25,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prune: delete runs that started more than D days ago")
 
 
-def run(args: argparse.Namespace) -> int:
-    state = Path(args.state)
+def open_existing_state(state: Path, command: str) -> Store | int:
+    """The state of a finished crawl opened for a maintenance command, or the exit code after
+    saying why not (no such file: a typo must not create an empty state; busy: a crawl runs)."""
     if not state.exists():
-        print(f"kirinuki state: {state}: no such state file", file=sys.stderr)
+        print(f"{command}: {state}: no such state file", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        return Store(state)
+    except StateLocked as exc:
+        print(f"{command}: busy: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+
+
+def run(args: argparse.Namespace) -> int:
     if args.action == "prune" and args.keep_runs is None and args.keep_days is None:
         print("kirinuki state prune: give --keep-runs and/or --keep-days", file=sys.stderr)
         return EXIT_CONFIG
-    try:
-        store = Store(state)
-    except StateLocked as exc:
-        print(f"kirinuki state: busy: {exc}", file=sys.stderr)
-        return EXIT_BUSY
+    state = Path(args.state)
+    store = open_existing_state(state, "kirinuki state")
+    if isinstance(store, int):
+        return store
     try:
         if args.action == "prune":
             History(store.db)  # its tables exist before prune touches them
