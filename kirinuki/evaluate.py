@@ -158,7 +158,10 @@ def run_readability(html: str) -> Outcome:
 
 
 def _norm(value: Any) -> str:
-    return " ".join(unicodedata.normalize("NFC", str(value or "")).split())
+    """NFKC, invisible format characters (soft hyphens, zero-width spaces) out, spaces folded:
+    both systems are scored on naming the right title, not on their Unicode normalization."""
+    text = unicodedata.normalize("NFKC", str(value or ""))
+    return " ".join("".join(c for c in text if unicodedata.category(c) != "Cf").split())
 
 
 def _same_day(pred: str | None, gold: str | None) -> bool:
@@ -184,7 +187,7 @@ def _same_day(pred: str | None, gold: str | None) -> bool:
 
 
 def meta_scores(pred: dict[str, Any], gold: dict[str, Any]) -> dict[str, bool]:
-    """Title exact (whitespace and NFC normalized), published the same day, authors exact (as a set).
+    """Title exact (NFKC, invisible characters and spaces folded), published the same day, authors exact (as a set).
 
     A field absent from the gold (None) is not scored; an empty gold author list is, so a
     byline invented where the publisher names nobody counts as wrong.

@@ -210,12 +210,16 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         result = generic_extract(doc.root, doc.url, doc.jsonld, meta["authors"], meta["title"])
         blocks = result.blocks
         removed.update(result.removed)
+        if not meta["subtitle"] and result.standfirst:
+            meta["subtitle"] = result.standfirst
         blocks = refine_layout(doc.root, blocks, meta["title"], removed)
     blocks = cut_at_boundary(blocks, profile, paywall)
     return Extracted(meta, blocks, method, paywall, images, citations, removed)
 
 
 def _draft(doc: Doc, ex: Extracted) -> Draft:
+    meta = dict(ex.meta)
+    date_flags = meta.pop("date_flags", [])
     return Draft(
         url=doc.url,
         source=doc.page.source or (doc.profile.name if doc.profile else None),
@@ -226,11 +230,11 @@ def _draft(doc: Doc, ex: Extracted) -> Draft:
             "version": pipeline_version(),
             "encoding": doc.decoded.encoding,
         },
-        **ex.meta,
+        **meta,
         images=ex.images,
         citations=ex.citations,
         paywall=ex.paywall.as_dict(),
-        flags=list(doc.flags),
+        flags=list(doc.flags) + date_flags,
     )
 
 
@@ -247,7 +251,11 @@ def _settle(draft: Draft, blocks: list[Block], removed: Counter[str], doc: Doc) 
         author = dateline_author(blocks[0].text) or trailing_byline(blocks[-1].text)
         draft.authors = [author] if author else []
     if not draft.published_at:
-        draft.published_at = labelled_date(doc.root, doc.tz) or htmldate_fallback(doc.root, doc.tz)
+        draft.published_at = labelled_date(doc.root, doc.tz)
+        if not draft.published_at:
+            draft.published_at = htmldate_fallback(doc.root, doc.tz)
+            if draft.published_at:  # htmldate gives days only
+                draft.flags.append("published_date_only")
     if draft.paywall["truncated"] and "paywall_truncated" not in draft.flags:
         draft.flags.append("paywall_truncated")
     draft.blocks = blocks

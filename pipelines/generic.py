@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 class GenericResult:
     blocks: list[Block]
     removed: Counter[str] = field(default_factory=Counter)
+    standfirst: str | None = None  # the printed description, for the record's subtitle
 
 
 # Trafilatura's output elements that end a block, and the block type they start.
@@ -257,4 +258,4 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     blocks = refine.drop_headline(blocks, title, removed)
     blocks = refine.drop_label_lines(blocks, removed)
     blocks = refine.add_lead(blocks, refine.find_lead(tree, jsonld, blocks), title)
-    return GenericResult(blocks, removed)
+    return GenericResult(blocks, removed, refine.standfirst(tree, jsonld, blocks))

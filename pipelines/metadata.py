@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,11 @@ _MULTI = {"authors", "tags"}
 _TITLE_SEPARATORS = re.compile(r"\s*(?:\||｜|-|–|—|:|::|/)\s*")
 _DATELINE_RE = re.compile(r"^【([^】=]{1,40})=([^】]{1,40})】")
 _TRAILING_BYLINE_RE = re.compile(r"^\((?:[^()=]{0,20}=)?(?:編集委員|論説委員|特別編集委員|記者)?\s*([^()=、,]{2,20})\)$")
-_AUTHOR_PREFIX = re.compile(r"^(?:by|text|文|写真|取材・文|文・写真|筆者|著者|記者)\s*[:/:]?\s*", re.I)
+_AUTHOR_PREFIX = re.compile(
+    r"^(?:by|von|par|por|door|av|text|autor|autorin|author|文|写真|取材・文|文・写真|筆者|著者|記者)(?:\s*[:/:]\s*|\s+)",
+    re.I)
+# A printed byline run together with a label before it ("Capital Von Jemima Kelly").
+_INNER_BY_RE = re.compile(r"^.{1,30}?\s(?:By|Von|Par|Por|Door|Av)\s+(?=\S)")
 
 
 def _jsonld_values(objs: list[dict[str, Any]], path: str) -> list[Any]:
@@ -118,7 +123,36 @@ def read_field(doc: Doc, profile: Profile | None, field: str) -> list[Any]:
     return []
 
 
-def clean_authors(values: list[Any]) -> list[str]:
+_AUTHOR_SPLIT_RE = re.compile(r"\s*(?:,|、|;|\||/| and | und | et | y | og | och | e | ja |&)\s*")
+_EMAIL_RE = re.compile(r"\S+@\S+\.\w+")
+_DOMAIN_RE = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.I)
+_URL_PAREN_RE = re.compile(r"\s*\((?:https?://|www\.)[^)]*\)|\s*(?:https?://|www\.)\S+")
+_CREDIT_RE = re.compile(r"^\(|\b(?:image|photo|foto|bild|picture|credit|getty)s?\s*:", re.I)
+# A job title after a name ("TOM KRISHER;AP Auto Writer"), never a name itself.
+_JOB_RE = re.compile(
+    r"\b(?:writer|correspondent|editor|reporter|columnist|contributor|journalist|producer|"
+    r"redakteur|redakteurin|korrespondent|korrespondentin|chefredakt\w*|rédact\w*|"
+    r"corresponsal|redactor|redactora|giornalista|inviat[oa])\b", re.I)
+_CJK_NAME_RE = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{1,4}$")
+
+
+def _author_part(part: str, cjk_page: bool) -> str | None:
+    """One candidate name, or None when it is not the name of whoever wrote the piece."""
+    part = _INNER_BY_RE.sub("", _URL_PAREN_RE.sub("", part))
+    part = re.sub(r"\s+\d+$", "", part).strip(" 　・:-–—()")
+    if not part or len(part) > 60 or _EMAIL_RE.search(part) or _DOMAIN_RE.match(part):
+        return None
+    if _CREDIT_RE.search(part) or not re.search(r"[^\W\d_]", part):
+        return None
+    if not cjk_page and _CJK_NAME_RE.match(part):  # a lone kanji pair on a Latin page
+        return None
+    return part
+
+
+def clean_authors(values: list[Any], cjk_page: bool = True) -> list[str]:
+    """Names of the people or organisations that wrote the piece (issue 10): e-mail addresses,
+    bare domains, URLs after an outlet's name, photo credits, job titles after a separator,
+    numbers, and (on a page not written in CJK) lone CJK fragments are not names."""
     out: list[str] = []
     for v in values:
         if not isinstance(v, str):
@@ -126,12 +160,28 @@ def clean_authors(values: list[Any]) -> list[str]:
         v = normalize_text(v)
         if not v or v.startswith("http") or len(v) > 80:
             continue
-        v = _AUTHOR_PREFIX.sub("", v)
-        for part in re.split(r"\s*(?:,|、|;| and | und | et | y |&)\s*", v):
-            part = part.strip(" 　・:")
-            if part and part not in out and len(part) <= 60:
+        if _CREDIT_RE.search(v):
+            continue
+        v = _AUTHOR_PREFIX.sub("", _URL_PAREN_RE.sub("", v))
+        for i, raw in enumerate(_AUTHOR_SPLIT_RE.split(v)):
+            part = _author_part(raw, cjk_page)
+            if part and i and _JOB_RE.search(part):
+                continue  # "TOM KRISHER;AP Auto Writer": the title after a name
+            if part and part not in out:
                 out.append(part)
     return out
+
+
+def byline_authors(doc: Doc, cjk_page: bool) -> list[str]:
+    """The byline printed in the page (trafilatura's author XPaths: `rel=author`, `.byline`,
+    `itemprop=author`...), for pages whose metadata names nobody or only the outlet."""
+    from trafilatura.metadata import extract_author
+
+    try:
+        found = extract_author(doc.root)
+    except Exception:  # a byline is never worth a page
+        return []
+    return clean_authors([found], cjk_page) if found else []
 
 
 def clean_tags(values: list[Any]) -> list[str]:
@@ -143,6 +193,30 @@ def clean_tags(values: list[Any]) -> list[str]:
             if p and p not in out:
                 out.append(p)
     return out
+
+
+def unescape_field(value: str | None) -> str | None:
+    """Entities left in a metadata value (`zerst&ouml;ren`, `Kohberger&#8217;s`): pages escape
+    meta content twice, and a title must never hold markup (issue 10)."""
+    if not value or "&" not in value:
+        return value
+    return normalize_field(html.unescape(value))
+
+
+SECTION_MAX_WORDS = 6
+
+
+def clean_section(value: str | None) -> str | None:
+    """A section name, not a tag list or a headline (issue 10): `Global,Innovation` is the
+    section Global; three or more comma-separated names are tags; a long phrase is a headline."""
+    value = unescape_field(normalize_field(value))
+    if not value:
+        return None
+    parts = [p.strip() for p in re.split(r"[,、]", value) if p.strip()]
+    if len(parts) >= 3 or not parts:
+        return None
+    value = parts[0]
+    return value if len(value.split()) <= SECTION_MAX_WORDS and len(value) <= 60 else None
 
 
 def strip_site_suffix(title: str | None, site_name: str | None) -> str | None:
@@ -218,12 +292,32 @@ def labelled_date(root: etree._Element, tz: timezone) -> str | None:
     return min(found, key=lambda x: x[0])[1] if found else None
 
 
+_TIME_RE = re.compile(r"\d\s*[:時]\s*\d{2}|T\d{2}|\d{10}")  # hh:mm, 12時30分, ISO T, epoch seconds
+
+
+def has_time(value: str) -> bool:
+    """Whether a date string gives a time of day; without one, `T00:00:00` is not a fact."""
+    return bool(_TIME_RE.search(value))
+
+
 def first_date(values: list[Any], tz: timezone, target: timezone | None) -> str | None:
+    return first_date_raw(values, tz, target)[0]
+
+
+def first_date_raw(values: list[Any], tz: timezone, target: timezone | None) -> tuple[str | None, str | None]:
+    """The first parseable date and the string it came from (to tell whether it had a time)."""
     for v in values:
         d = parse_date(v if isinstance(v, str) else None, tz, target)
         if d:
-            return d
-    return None
+            return d, v
+    return None, None
+
+
+def date_only_flags(dates: dict[str, tuple[str | None, str | None]]) -> list[str]:
+    """`published_date_only` / `modified_date_only` for dates the page gave without a time: the
+    record keeps ISO 8601 with an offset (midnight in the page's zone), and the flag says that
+    the time and offset are not the publisher's (issue 10; README "Dates")."""
+    return [f"{name}_date_only" for name, (d, raw) in dates.items() if d and raw and not has_time(raw)]
 
 
 def extract_metadata(doc: Doc) -> dict[str, Any]:
@@ -235,18 +329,20 @@ def extract_metadata(doc: Doc) -> dict[str, Any]:
         site_name = normalize_field(next(iter(read_field(doc, profile, "site_name")), None)) or site_name
     if not site_name:
         site_name = normalize_field(next(iter(read_field(doc, None, "site_name")), None))
-    title = normalize_field(next((v for v in read_field(doc, profile, "title") if isinstance(v, str)), None))
+    title = unescape_field(normalize_field(next((v for v in read_field(doc, profile, "title") if isinstance(v, str)), None)))
     title = strip_site_suffix(title, site_name)
     subtitle = normalize_field(next((v for v in read_field(doc, profile, "subtitle") if isinstance(v, str)), None))
     canonical = next((v for v in read_field(doc, profile, "canonical") if isinstance(v, str)), None)
     if canonical and base_url:
         canonical = safe_urljoin(base_url, canonical)
+    published = first_date_raw(read_field(doc, profile, "published"), tz, target)
+    modified = first_date_raw(read_field(doc, profile, "modified"), tz, target)
     section_vals = read_field(doc, profile, "section")
     section = None
     for v in section_vals:
         if isinstance(v, list):
             v = v[0] if v else None
-        section = normalize_field(v) if isinstance(v, str) else None
+        section = clean_section(v) if isinstance(v, str) else None
         if section:
             break
     return {
@@ -254,12 +350,38 @@ def extract_metadata(doc: Doc) -> dict[str, Any]:
         "subtitle": subtitle,
         "site_name": site_name,
         "canonical_url": canonical,
-        "published_at": first_date(read_field(doc, profile, "published"), tz, target),
-        "modified_at": first_date(read_field(doc, profile, "modified"), tz, target),
-        "authors": clean_authors(read_field(doc, profile, "authors")),
+        "published_at": published[0],
+        "modified_at": modified[0],
+        "date_flags": date_only_flags({"published": published, "modified": modified}),
+        "authors": _authors(doc, profile, title, site_name),
         "section": section,
         "tags": clean_tags(read_field(doc, profile, "tags")),
     }
+
+
+_CJK_CHAR_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def _authors(doc: Doc, profile: Profile | None, title: str | None, site_name: str | None) -> list[str]:
+    lang = (doc.root.get("lang") or "").lower()[:2]
+    cjk_page = lang in ("zh", "ja", "ko") or bool(title and _CJK_CHAR_RE.search(title))
+    authors = clean_authors(read_field(doc, profile, "authors"), cjk_page)
+    if profile and "authors" in profile.fields:
+        return authors
+    outlet = {x.casefold() for x in (site_name, doc.url and _host_name(doc.url)) if x}
+    if not authors or all(a.casefold() in outlet for a in authors):
+        return byline_authors(doc, cjk_page) or authors
+    return authors
+
+
+def _host_name(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+    return host.removeprefix("www.") or None
 
 
 def htmldate_fallback(root: etree._Element, tz: timezone) -> str | None:

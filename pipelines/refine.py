@@ -285,6 +285,21 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
     return None
 
 
+STANDFIRST_WITHIN = 3  # blocks: a standfirst is printed above the body, not inside it
+
+
+def standfirst(root: etree._Element, jsonld: Iterable[dict[str, Any]], blocks: list[Block]) -> str | None:
+    """The page's description where it is printed as a block of its own above the body: the
+    standfirst, which the record also gives as `subtitle` (issue 10). A description that only
+    begins the first paragraph is the body's own opening, not a standfirst."""
+    head = {b.text for b in blocks[:STANDFIRST_WITHIN]}
+    for raw in _descriptions(root, jsonld):
+        desc = normalize_text(raw)
+        if len(desc) >= LEAD_MIN_CHARS and desc in head:
+            return desc
+    return None
+
+
 def add_lead(blocks: list[Block], lead: str | None, title: str | None = None) -> list[Block]:
     """Put the lead first unless the extracted text already holds it (or it is the title)."""
     if not lead or not blocks or is_headline(lead, title):
