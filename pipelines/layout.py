@@ -77,13 +77,27 @@ def _similar_title(text: str, title: str) -> bool:
     return short in long_ and len(short) >= TITLE_OVERLAP_SHARE * len(long_)
 
 
+RESUME_SHARE = 0.3  # prose after a run, as a share of the prose before it: the run is inside
+RESUME_PARAGRAPH = 80  # characters: only paragraphs this long count as the article going on
+RESUME_CHARS = 400  # ... or this much of them (a long article's closing section)
+
+
+def _resumes(blocks: list[Block], i: int, j: int) -> bool:
+    """Whether the article's prose goes on after the run `blocks[i:j]`: a data table or a list
+    of figures between sections belongs to the article (issue 10), a trailing listing does not
+    (short notes after it, "※駐車場は...", are not the article going on)."""
+    before = sum(len(b.text) for b in blocks[:i] if is_prose(b.text))
+    after = sum(len(b.text) for b in blocks[j:] if len(b.text) >= RESUME_PARAGRAPH and is_prose(b.text))
+    return after >= min(RESUME_SHARE * before, RESUME_CHARS)
+
+
 def trim_listings(blocks: list[Block], removed: Counter[str] | None = None,
                   max_cut: float | None = None) -> list[Block]:
     """Cut the blocks at the first run of listing lines that follows the article's prose.
 
     The run must hold `LISTING_RUN` non-prose blocks in a row with `LISTING_LINES` table rows or
-    dated lines among them (a short bullet list inside an article is neither), and prose must
-    come before it. A parenthesised signature opening the run is the article's byline and stays.
+    dated lines among them (a short bullet list inside an article is neither), prose must come
+    before it, and not much after it (`RESUME_SHARE`: else it is a table inside the article). A parenthesised signature opening the run is the article's byline and stays.
     With `max_cut`, the cut part may be at most that share of the kept text: an article whose
     substance is its tables (standings, snap counts) keeps them; a short trailing schedule goes.
     """
@@ -98,7 +112,7 @@ def trim_listings(blocks: list[Block], removed: Counter[str] | None = None,
         while j < n and not is_prose(blocks[j].text):
             j += 1
         listed = sum(1 for b in blocks[i:j] if is_listing(b.text))
-        if seen_prose and j - i >= LISTING_RUN and listed >= LISTING_LINES:
+        if seen_prose and j - i >= LISTING_RUN and listed >= LISTING_LINES and not _resumes(blocks, i, j):
             cut = i
             while cut < j and _SIGNATURE_RE.match(blocks[cut].text):
                 cut += 1

@@ -114,3 +114,18 @@ def test_clean_pipeline_on_hand_made_page():
     assert rec["text"].endswith("(広報部 記)")
     for noise in ("トップページ", "耐震工事", "七夕", "お客様"):
         assert noise not in rec["text"]
+
+
+def test_data_table_between_sections_stays():
+    """Issue 10: a figures table inside an article, with the article going on after it, is not
+    a trailing listing (the old cut lost the table and every later section)."""
+    from kirinuki.pipelines.layout import trim_listings
+
+    prose = ("This paragraph explains the measurements in plain words and goes on for a while. " * 3).strip()
+    rows = [Block("paragraph", f"App {i} | {i}.1 MB | {i}.2 MB") for i in range(6)]
+    blocks = [Block("paragraph", prose), *rows, Block("heading", "What comes next"),
+              Block("paragraph", prose), Block("paragraph", prose)]
+    assert trim_listings(blocks) == blocks
+    # a trailing listing followed by short notes still goes
+    tail = [Block("paragraph", prose), *rows, Block("paragraph", "※ Prices are from the market office.")]
+    assert trim_listings(tail) == tail[:1]
