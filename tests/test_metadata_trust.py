@@ -83,4 +83,6 @@ def test_languages_langdetect_cannot_name():
     assert detect_language(icelandic) == "is"
     assert detect_language(zulu) == "zu"
     assert detect_language("今天北京天气很好，我们去公园散步了。明天可能会下雨，所以大家要带伞。") == "zh-cn"
+    # traditional Chinese: langdetect's 55 profiles called this Korean
+    assert detect_language("今天北京天氣很好，我們去公園散步了。明天可能會下雨，所以大家要帶傘。") == "zh-tw"
     assert detect_language("The council approved the new budget after a long debate.") == "en"
