@@ -24,6 +24,7 @@ PROFILE_MIN_DUPLICATE = 2
 # --- trafilatura's result, second opinion (generic.py) --------------------------------------
 SINGLE_BLOCK_DUMP = 300  # one block this long from fast mode is a whole-page dump, not an article
 SHORT_SHARE = 0.15  # a result under this share of the page's <p> text is a fragment
+SMALL_RESULT = 400  # a fast result this small gets the second opinion whatever the <p> text (issue 10)
 LINK_MENU_MAX_CHARS = 200  # a result this short ...
 LINK_MENU_MAX_UNLINKED = 20  # ... from a page with fewer characters outside links is a menu
 
