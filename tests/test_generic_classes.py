@@ -11,3 +11,19 @@ def test_tiny_fast_result_gets_a_second_opinion():
     # as small as the fast result, which the <p> share alone calls complete.
     assert suspicious([Block("paragraph", "x" * 148)], prose=152)
     assert not suspicious([Block("paragraph", "x" * 900), Block("paragraph", "y" * 900)], prose=2000)
+
+
+def test_shell_page_falls_back_to_jsonld_article_body():
+    import json
+
+    from kirinuki.pipelines import Page, clean
+
+    paras = [f"Paragraph {i} of the article tells what happened in the harbour on the night of the storm." * 2
+             for i in range(8)]
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Storm night",
+          "articleBody": "\n".join(paras)}
+    page = ("<html><head><title>Storm night</title><script type='application/ld+json'>" + json.dumps(ld)
+            + "</script></head><body><div id='app'><nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+            "<p>Loading the story, please wait while the page is prepared for you.</p></div></body></html>")
+    r = clean(Page(url="https://example.org/storm", body=page.encode()), generic_only=True)[0]
+    assert [b["text"] for b in r["blocks"]] == paras
