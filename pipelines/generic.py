@@ -278,6 +278,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     if sum(len(b.text) for b in blocks) < CHUNK_MAX_SHARE * prose:  # else no prose is left out
         blocks = merge_body_chunks(tree, blocks)
     blocks = refine.vote_article_body(blocks, body, removed)
+    blocks = refine.cut_comments(blocks, removed)
     blocks = refine.trim_tail(blocks, removed)
     blocks = refine.drop_edge_lines(blocks, authors, removed)
     blocks = refine.drop_headline(blocks, title, removed)

@@ -99,6 +99,22 @@ def _is_fragment(text: str) -> bool:
     return len(text) < FRAGMENT_MAX_CHARS and not _SENTENCE_END_RE.search(text.strip())
 
 
+COMMENTS_AFTER = 100  # characters of a paragraph before a comments heading can end the text
+
+
+def cut_comments(blocks: list[Block], removed: Counter[str]) -> list[Block]:
+    """End the text at a heading that opens the readers' comments ("Comentar", "12 Comments",
+    "コメント") once the article has begun: what follows is comment policy and comments."""
+    rule = load_vocabulary().positional["comments"]  # noise_vocabulary.toml [positional]
+    begun = False  # a paragraph came first: "941 comments" above the article is a count link
+    for i, b in enumerate(blocks):
+        if begun and len(b.text) <= 40 and rule.match(b.text):
+            removed["comment"] += len(blocks) - i
+            return blocks[:i]
+        begun = begun or len(b.text) >= COMMENTS_AFTER
+    return blocks
+
+
 def trim_tail(blocks: list[Block], removed: Counter[str]) -> list[Block]:
     """Drop promo, credit and copyright lines, and fragments, from the end of the text.
 

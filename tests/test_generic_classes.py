@@ -27,3 +27,17 @@ def test_shell_page_falls_back_to_jsonld_article_body():
             "<p>Loading the story, please wait while the page is prepared for you.</p></div></body></html>")
     r = clean(Page(url="https://example.org/storm", body=page.encode()), generic_only=True)[0]
     assert [b["text"] for b in r["blocks"]] == paras
+
+
+def test_comments_heading_ends_the_text_once_the_article_has_begun():
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import cut_comments
+
+    para = Block("paragraph", "El fiscal se entrevistó ayer con su superior para analizar el auto del juez. " * 2)
+    blocks = [Block("list_item", "941 comments"), para, para, Block("heading", "Comentar"),
+              Block("list_item", "El contenido de los comentarios es la opinión de los usuarios."),
+              Block("paragraph", "Hace 28 minutos")]
+    removed: Counter[str] = Counter()
+    assert cut_comments(blocks, removed) == blocks[:3]  # the count link above the article stays
+    assert removed["comment"] == 3
