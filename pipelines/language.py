@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Any
 
-import py3langid
 from langdetect import DetectorFactory, LangDetectException
 from langdetect.detector import Detector
 from langdetect.detector_factory import PROFILES_DIRECTORY
@@ -104,8 +104,9 @@ CHINESE = 0.5  # Han text is Chinese from here (langdetect's 55 profiles called 
 
 
 @cache
-def _identifier() -> py3langid.langid.LanguageIdentifier:
-    """py3langid's shipped model with probabilities normalised (loaded on first use)."""
+def _identifier() -> Any:
+    """py3langid's shipped model with probabilities normalised, imported and loaded on first use:
+    importing it pulls in numpy, whose threads must not start in the crawler's forkserver."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
