@@ -32,6 +32,8 @@ from kirinuki.pipelines.thresholds import (
     CHUNK_PROBE_CHARS,
     LINK_MENU_MAX_CHARS,
     LINK_MENU_MAX_UNLINKED,
+    SHELL_BODY_MIN,
+    SHELL_SHARE,
     SHORT_SHARE,
     SINGLE_BLOCK_DUMP,
     SMALL_RESULT,
@@ -235,8 +237,6 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
         removed["related"] += 1
 
 
-SHELL_BODY_MIN = 1000  # characters of JSON-LD articleBody before it can stand in for the page
-SHELL_SHARE = 0.3  # the HTML gave under this share of articleBody: a shell (app-rendered page)
 
 
 def shell_page(blocks: list[Block] | None, body: str | None) -> bool:

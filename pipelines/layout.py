@@ -28,6 +28,9 @@ from kirinuki.pipelines.thresholds import (
     LISTING_RUN,
     PROSE_MIN_CJK_CHARS,
     PROSE_MIN_WORDS,
+    RESUME_CHARS,
+    RESUME_PARAGRAPH,
+    RESUME_SHARE,
     TAIL_SHARE,
     TITLE_OVERLAP_SHARE,
 )
@@ -77,9 +80,6 @@ def _similar_title(text: str, title: str) -> bool:
     return short in long_ and len(short) >= TITLE_OVERLAP_SHARE * len(long_)
 
 
-RESUME_SHARE = 0.3  # prose after a run, as a share of the prose before it: the run is inside
-RESUME_PARAGRAPH = 80  # characters: only paragraphs this long count as the article going on
-RESUME_CHARS = 400  # ... or this much of them (a long article's closing section)
 
 
 def _resumes(blocks: list[Block], i: int, j: int) -> bool:
@@ -97,7 +97,8 @@ def trim_listings(blocks: list[Block], removed: Counter[str] | None = None,
 
     The run must hold `LISTING_RUN` non-prose blocks in a row with `LISTING_LINES` table rows or
     dated lines among them (a short bullet list inside an article is neither), prose must come
-    before it, and not much after it (`RESUME_SHARE`: else it is a table inside the article). A parenthesised signature opening the run is the article's byline and stays.
+    before it, and not much after it (`RESUME_SHARE`: else it is a table inside the article).
+    A parenthesised signature opening the run is the article's byline and stays.
     With `max_cut`, the cut part may be at most that share of the kept text: an article whose
     substance is its tables (standings, snap counts) keeps them; a short trailing schedule goes.
     """

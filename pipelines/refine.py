@@ -20,6 +20,7 @@ from kirinuki.pipelines.normalize import normalize_text
 from kirinuki.pipelines.thresholds import (
     BYLINE_MAX_CHARS,
     CJK_SAMPLE,
+    COMMENTS_AFTER,
     DATELINE_MAX_CHARS,
     DATELINE_MIN_DIGITS,
     DOUBLED_MAX_CHARS,
@@ -32,6 +33,7 @@ from kirinuki.pipelines.thresholds import (
     LABEL_MAX_CHARS,
     LEAD_MIN_CHARS,
     LEAD_PRESENT_SHARE,
+    STANDFIRST_WITHIN,
     TAIL_MAX_BLOCKS,
     TAIL_MAX_CHARS,
     TITLE_MIN_KEY,
@@ -99,7 +101,6 @@ def _is_fragment(text: str) -> bool:
     return len(text) < FRAGMENT_MAX_CHARS and not _SENTENCE_END_RE.search(text.strip())
 
 
-COMMENTS_AFTER = 100  # characters of a paragraph before a comments heading can end the text
 
 
 def cut_comments(blocks: list[Block], removed: Counter[str]) -> list[Block]:
@@ -301,7 +302,6 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
     return None
 
 
-STANDFIRST_WITHIN = 3  # blocks: a standfirst is printed above the body, not inside it
 
 
 def standfirst(root: etree._Element, jsonld: Iterable[dict[str, Any]], blocks: list[Block]) -> str | None:

@@ -25,6 +25,8 @@ PROFILE_MIN_DUPLICATE = 2
 SINGLE_BLOCK_DUMP = 300  # one block this long from fast mode is a whole-page dump, not an article
 SHORT_SHARE = 0.15  # a result under this share of the page's <p> text is a fragment
 SMALL_RESULT = 400  # a fast result this small gets the second opinion whatever the <p> text (issue 10)
+SHELL_BODY_MIN = 1000  # characters of JSON-LD articleBody before it can stand in for the page ...
+SHELL_SHARE = 0.3  # ... whose HTML gave under this share of it: a shell (script-rendered page)
 LINK_MENU_MAX_CHARS = 200  # a result this short ...
 LINK_MENU_MAX_UNLINKED = 20  # ... from a page with fewer characters outside links is a menu
 
@@ -71,6 +73,10 @@ DOUBLED_MAX_CHARS = 300  # ... lengths
 # --- the printed lead (refine.find_lead / add_lead) ----------------------------------------
 LEAD_MIN_CHARS = 40  # shorter descriptions are not looked for in the page
 LEAD_PRESENT_SHARE = 0.8  # a lead whose bigrams are this much in our text is already there
+STANDFIRST_WITHIN = 3  # blocks: a printed description among the first ones is the standfirst
+
+# --- readers' comments (refine.cut_comments) ----------------------------------------------
+COMMENTS_AFTER = 100  # a paragraph this long must come before a comments heading can end the text
 
 # --- hand-made table layouts (layout.py) ----------------------------------------------------
 LISTING_RUN = 4  # this many non-prose lines in a row, ...
@@ -79,5 +85,8 @@ CELL_PROSE_SHARE = 0.5  # the content cell holds at least this share of the page
 DUMP_OUTSIDE_SHARE = 0.05  # a generic result with this share of text from outside the cell
 DUMP_MERGED = 200  # characters beyond the title in one block that also holds the title
 TAIL_SHARE = 0.5  # listings cut from a trafilatura result: at most this share of what stays
+RESUME_SHARE = 0.3  # prose after a listing run, as a share of the prose before: the run is inside
+RESUME_PARAGRAPH = 80  # only paragraphs this long count as the article going on ...
+RESUME_CHARS = 400  # ... or this much of them (a long article's closing section) (issue 10)
 PROSE_MIN_CJK_CHARS = 12  # a CJK line with a sentence stop this long is prose ...
 PROSE_MIN_WORDS = 6  # ... a Latin-script line ending a sentence needs this many words
