@@ -26,6 +26,7 @@ from kirinuki.pipelines.noise import (
     filter_lines,
     load_vocabulary,
     outermost,
+    remove_by_text,
     remove_noise,
 )
 from kirinuki.pipelines.normalize import normalize_text, safe_urljoin
@@ -171,6 +172,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
     bodies = _body_elements(doc)
     if profile:
         remove_noise(doc.root, profile.noise, removed, protected=bodies)
+        remove_by_text(doc.root, profile.text_rules, removed, protected=bodies)
         bodies = [b for b in bodies if b.getparent() is not None or b is doc.root]
         for b in bodies:
             _cut_body_end(b, profile, removed)

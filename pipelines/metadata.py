@@ -69,6 +69,17 @@ def _css_values(root: etree._Element, src: FieldSource) -> list[str]:
     return out
 
 
+def _links_by_text(root: etree._Element, src: FieldSource) -> list[str]:
+    """`text:REGEX`: the href of every link whose text matches (a pager renamed by a redesign
+    still says 次のページ)."""
+    out = []
+    for a in root.iter("a"):
+        href = a.get("href")
+        if href and src.match is not None and src.match.search(normalize_text(" ".join(a.itertext()))):
+            out.append(href.strip())
+    return out
+
+
 def source_values(doc: Doc, src: FieldSource, field: str) -> list[Any]:
     """What one profile source (`meta:`, `jsonld:` or a CSS selector) reads from the page."""
     if src.kind == "defaults":
@@ -79,6 +90,8 @@ def source_values(doc: Doc, src: FieldSource, field: str) -> list[Any]:
         vals = _jsonld_values(doc.jsonld, src.expr)
         if field == "authors":
             vals = _author_names(vals)
+    elif src.kind == "text":
+        vals = _links_by_text(doc.root, src)
     else:
         vals = _css_values(doc.root, src)
     if src.pattern is not None:

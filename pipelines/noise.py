@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from kirinuki.pipelines.blocks import Block, text_of
+from kirinuki.pipelines.blocks import Block, enclosing_block, text_of
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
@@ -286,6 +288,56 @@ def remove_noise(
                     continue
                 drop_element(el)
                 removed[kind] += 1
+
+
+TEXT_RULE_MAX_CHARS = 600  # a text rule never removes more than a box's worth of text
+_TEXT_NODES = etree.XPath("//body//text()[normalize-space()][not(ancestor::script)][not(ancestor::style)]")
+
+
+def _squash(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def remove_by_text(
+    root: etree._Element,
+    rules: Iterable[Any],
+    removed: Counter[str],
+    protected: Iterable[etree._Element] = (),
+) -> None:
+    """Remove the block holding each text that a profile's `[noise.text]` rule matches.
+
+    Each text node is matched on its own (NFKC, spaces folded), so `^次のページを読む` finds the
+    pager's link whatever its class; its enclosing block, climbed `up` levels, goes unless that
+    holds the body or more than TEXT_RULE_MAX_CHARS of text.
+    """
+    rules = list(rules)
+    if not rules:
+        return
+    guarded = _guarded(protected)
+    dropped: set[etree._Element] = set()
+    for node in _TEXT_NODES(root):
+        text = _squash(str(node))
+        rule = next((r for r in rules if r.match.search(text)), None)
+        if rule is None:
+            continue
+        owner = node.getparent()
+        if owner is None:
+            continue
+        if node.is_tail:  # type: ignore[attr-defined]
+            owner = owner.getparent()
+        target = enclosing_block(owner)
+        for _ in range(rule.up):
+            if target is None or target.getparent() is None:
+                break
+            target = target.getparent()
+        if (target is None or target.getparent() is None or target in guarded
+                or target.tag in _PROTECTED_TAGS or target in dropped or has_ancestor_in(target, dropped)):
+            continue
+        if len(text_of(target)) > TEXT_RULE_MAX_CHARS:
+            continue
+        drop_element(target)
+        dropped.add(target)
+        removed[rule.kind] += 1
 
 
 def line_kind(text: str, rules: Iterable[tuple[str, re.Pattern[str]]]) -> str | None:

@@ -48,3 +48,51 @@ def test_body_selector_hitting_a_fragment_counts_as_missed():
     rec = clean(_page(html))[0]
     assert "profile_missed" in rec["flags"] and rec["extraction"]["method"] == "generic"
     assert len(rec["text"]) > 500
+
+
+CURATION = FIXTURES / "curation" / "2025-03-01_us-russia-relations"
+# what the redesign kept: the body and header classes (the boxes inside were renamed)
+BODY_KEPT = {"entry-content", "entry-title", "subtitle", "entry-date", "updated", "author-name"}
+
+
+def _curation(keep: set[str] = frozenset()) -> tuple[Page, dict, dict]:
+    meta = json.loads(CURATION.with_suffix(".json").read_text(encoding="utf-8"))
+    html = CURATION.with_suffix(".html").read_text(encoding="utf-8")
+
+    def rename(m: re.Match[str]) -> str:
+        return f'{m.group(1)}="' + " ".join(t if t in keep else "v2-" + t for t in m.group(2).split()) + '"'
+
+    src = meta["source"]
+    page = Page(url=src["url"], body=re.sub(r'\b(class|id)="([^"]*)"', rename, html).encode(),
+                fetched_at=src["fetched_at"])
+    good = clean(Page(url=src["url"], body=html.encode(), fetched_at=src["fetched_at"]))[0]
+    return page, good, meta["checks"]
+
+
+def test_renamed_curation_page_is_flagged_keeps_its_text_and_leaks_no_noise():
+    page, good, checks = _curation()
+    rec = clean(page)[0]
+    assert "profile_missed" in rec["flags"] and rec["extraction"]["method"] == "generic"
+    kept = [p for p in good["text"].split("\n\n") if p in rec["text"]]
+    assert sum(map(len, kept)) >= 0.95 * sum(len(p) for p in good["text"].split("\n\n"))
+    leaks = [s for s in checks["all"]["absent"] if s in rec["text"]]
+    assert leaks == []
+    # the cited sources are still found, by their link text
+    assert set(good["citations"]) <= set(rec["citations"])
+
+
+def test_renamed_boxes_inside_a_matching_body_are_caught_by_their_words():
+    """The issue's case: the pager box got another class, the body did not."""
+    page, good, checks = _curation(BODY_KEPT)
+    rec = clean(page)[0]
+    assert rec["extraction"]["method"] == "profile" and "profile_missed" not in rec["flags"]
+    assert [s for s in checks["all"]["absent"] if s in rec["text"]] == []
+    assert rec["text"] == good["text"]
+    assert rec["removed"]["pager"] >= 1 and rec["removed"]["citation"] >= 2
+
+
+def test_next_page_link_found_by_its_text_after_a_rename():
+    from kirinuki.pipelines import continuation_urls
+
+    page, _, _ = _curation()
+    assert continuation_urls(page) == ["https://www.trend-matome.example.jp/politics/us-russia-2025/2/"]

@@ -35,6 +35,9 @@ def test_pick_by_domain_and_name():
         ('id = "x"\n[paywall]\njson = [{ script = "script", path = "a.b", sets = "maybe" }]\n', "[paywall.json.sets]"),
         ('id = "x"\n[extract]\ntitle = [{ pattern = "(.*)" }]\n', "[extract.title]"),
         ('id = "x"\nfurigana = "ruby"\n', "[furigana]"),
+        ('id = "x"\n[noise.text]\npager = [{ match = "^次", up = -1 }]\n', "[noise.text.pager]"),
+        ('id = "x"\n[noise.text]\nbogus = ["x"]\n', "[noise.text.bogus]"),
+        ('id = "x"\n[pages]\nnext = ["text:(unclosed"]\n', "[pages.next]"),
     ],
 )
 def test_bad_profiles_name_file_and_key(tmp_path, body, key):

@@ -38,11 +38,23 @@ class ProfileError(ValueError):
 class FieldSource:
     """One place to read a field from: `meta:NAME`, `jsonld:PATH`, or a CSS selector (`@attr`)."""
 
-    kind: str  # "meta" | "jsonld" | "css"
+    kind: str  # "meta" | "jsonld" | "css" | "text"
     expr: str
     attr: str | None = None
     pattern: re.Pattern[str] | None = None
     selector: CSSSelector | None = None
+    # `text:REGEX`: the href of each link whose text matches (a pager found by its words)
+    match: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextRule:
+    """Noise found by its words, not its markup: the block holding a text that matches `match`
+    (climbed `up` more levels) is removed, so a renamed class does not let known noise through."""
+
+    kind: str
+    match: re.Pattern[str]
+    up: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,7 @@ class Profile:
     citations: tuple[FieldSource, ...] = ()
     noise: dict[str, tuple[CSSSelector, ...]] = field(default_factory=dict)
     lines: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    text_rules: tuple[TextRule, ...] = ()
     paywall_detected: tuple[CSSSelector, ...] = ()
     paywall_truncated: tuple[CSSSelector, ...] = ()
     paywall_json: tuple[JsonFlag, ...] = ()
@@ -192,6 +205,8 @@ def parse_source(path: str, key: str, value: Any) -> FieldSource:
         return FieldSource("meta", value[5:], pattern=pattern)
     if value.startswith("jsonld:"):
         return FieldSource("jsonld", value[7:], pattern=pattern)
+    if value.startswith("text:"):
+        return FieldSource("text", value[5:], pattern=pattern, match=_regex(path, key, value[5:]))
     expr, attr = value, None
     m = re.match(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", value)
     if m and "]" not in m.group(2):
@@ -251,9 +266,22 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
     noise_data = data.get("noise", {})
     if not isinstance(noise_data, dict):
         raise _fail(path, "noise", "expected a table")
-    _check_keys(path, "noise", noise_data, set(NOISE_KINDS) | {"lines"})
+    _check_keys(path, "noise", noise_data, set(NOISE_KINDS) | {"lines", "text"})
     noise = {k: tuple(_css(path, f"noise.{k}", s) for s in _list(path, f"noise.{k}", v))
-             for k, v in noise_data.items() if k != "lines"}
+             for k, v in noise_data.items() if k not in ("lines", "text")}
+    text_data = noise_data.get("text", {})
+    if not isinstance(text_data, dict):
+        raise _fail(path, "noise.text", "expected a table of kind = [regex or {match, up}, ...]")
+    _check_keys(path, "noise.text", text_data, set(NOISE_KINDS))
+    text_rules = []
+    for k, v in text_data.items():
+        for r in _list(path, f"noise.text.{k}", v):
+            if isinstance(r, dict):
+                if set(r) - {"match", "up"} or "match" not in r or not isinstance(r.get("up", 0), int) or r.get("up", 0) < 0:
+                    raise _fail(path, f"noise.text.{k}", f"expected {{match = REGEX, up = N >= 0}}, got {r!r}")
+                text_rules.append(TextRule(k, _regex(path, f"noise.text.{k}", r["match"]), r.get("up", 0)))
+            else:
+                text_rules.append(TextRule(k, _regex(path, f"noise.text.{k}", r)))
     lines_data = noise_data.get("lines", {})
     if not isinstance(lines_data, dict):
         raise _fail(path, "noise.lines", "expected a table of kind = [regex, ...]")
@@ -300,7 +328,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
         name=name, path=path, domains=tuple(d.lower() for d in domains),
         description=str(data.get("description", "")), site_name=data.get("site_name"),
         timezone=tz, fields=fields, body=body, body_end=body_end, blocks=blocks, images=tuple(images),
-        citations=citations, noise=noise, lines=lines,
+        citations=citations, noise=noise, lines=lines, text_rules=tuple(text_rules),
         paywall_detected=tuple(_css(path, "paywall.detected", s) for s in _list(path, "paywall.detected", pw.get("detected", []))),
         paywall_truncated=tuple(_css(path, "paywall.truncated", s) for s in _list(path, "paywall.truncated", pw.get("truncated", []))),
         paywall_json=tuple(pw_json),
