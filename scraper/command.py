@@ -71,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="alert kinds that make the exit status 1 (default all; none = never): "
                              "source_failed, no_articles, profile_missed, short_text, "
                              "fields_missing")
+    parser.add_argument("--rebuild-state", action="store_true",
+                        help="the state file is new, empty or was moved away but the output "
+                             "directory holds earlier runs: rebuild the state from their "
+                             "files instead of refusing to run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,19 +128,24 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
     from kirinuki.scraper.run_health import finish_health
     from kirinuki.scraper.settings import build_settings
     from kirinuki.scraper.spider import SourcesSpider
-    from kirinuki.scraper.state import JsonlWriter, StateLocked, Store
+    from kirinuki.scraper.state import JsonlWriter, StateBusy, StateCorrupt, Store
     from scrapy.crawler import AsyncCrawlerProcess
     from scrapy.settings import Settings
 
     try:
         store = Store(state_path)
-    except StateLocked as exc:
+    except StateBusy as exc:
         print(f"kirinuki crawl: busy: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except StateCorrupt as exc:
+        print(f"kirinuki crawl: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     started = time.monotonic()
     pool = None
     writer = None
     try:
+        if not _state_matches_output(store, state_path, out, args):
+            return EXIT_CONFIG
         for path, n in store.recover():
             print(f"kirinuki crawl: completed interrupted run {path} (+{n} records)", file=sys.stderr)
         run_id = new_run_id(out)
@@ -160,6 +169,7 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
                   "(the next run completes its file from the state)", file=sys.stderr)
             return EXIT_WRITE_ERROR
         writer.close()
+        store.mark_checked(run_id, writer.path, writer.count)
         sources = summarize(config, ctx.stats)
         for name, n in rechecked.items():
             sources[name]["rechecked"] = n
@@ -203,6 +213,39 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         if pool is not None:
             pool.shutdown()
         store.close()
+
+
+def earlier_runs(out: Path) -> list[Path]:
+    """Run files a crawl left in the output directory, oldest first."""
+    return sorted(out.glob("crawl-*.jsonl"))
+
+
+def _state_matches_output(store: Any, state_path: Path, out: Path,
+                          args: argparse.Namespace) -> bool:
+    """An empty state next to earlier run files means the state was lost (deleted, truncated,
+    a wrong --state): crawling would emit every article again. Refuse, unless asked to rebuild
+    the state from those files (`--rebuild-state`)."""
+    rebuild = getattr(args, "rebuild_state", False)
+    if not store.is_empty():
+        if rebuild:
+            print(f"kirinuki crawl: --rebuild-state: {state_path} is not empty; it is only "
+                  "rebuilt into an empty or new file", file=sys.stderr)
+            return False
+        return True
+    runs = earlier_runs(out)
+    if not runs:
+        return True  # a first run
+    if not rebuild:
+        print(f"kirinuki crawl: {state_path} knows no runs but {out} holds {len(runs)} run "
+              "file(s); crawling would emit their articles again. Pass --rebuild-state to "
+              "rebuild the state from them, or move them away to start afresh", file=sys.stderr)
+        return False
+    from kirinuki.scraper.item_pipelines import record_key
+
+    n = store.rebuild(runs, record_key)
+    print(f"kirinuki crawl: rebuilt {state_path} from {len(runs)} run file(s), {n} records",
+          file=sys.stderr)
+    return True
 
 
 def _one_line(exc: BaseException) -> str:

@@ -9,17 +9,19 @@ record (SQLite has it) and duplicates none (a URL marked done in the same transa
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kirinuki.scraper.discovery import is_newer
+from filelock import FileLock, Timeout
+from kirinuki.scraper.discovery import is_newer, normalize_url
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -72,8 +74,15 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-class StateLocked(RuntimeError):
-    """Another crawl holds this state file."""
+class StateBusy(RuntimeError):
+    """Another crawl holds this state file (`kirinuki crawl` exits 3)."""
+
+
+StateLocked = StateBusy  # the earlier name
+
+
+class StateCorrupt(RuntimeError):
+    """The state file is not a readable SQLite database (`kirinuki crawl` exits 2)."""
 
 
 def utcnow() -> str:
@@ -115,29 +124,99 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(str(self.path) + ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+        # filelock: flock on POSIX, msvcrt on Windows; held for the life of the Store.
+        self._lock: FileLock | None = FileLock(str(self.path) + ".lock")
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._lock_fd)
-            raise StateLocked(
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            self._lock = None
+            raise StateBusy(
                 f"{self.path} is in use by another crawl; wait for it or pass another --state"
             ) from None
-        self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a committed transaction survives a killed process (not power loss).
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        cols = {r[1] for r in self.db.execute("PRAGMA table_info(urls)")}
-        if "seen_run" not in cols:  # state files from before the column existed
-            self.db.execute("ALTER TABLE urls ADD COLUMN seen_run TEXT")
+        self.db: sqlite3.Connection | None = None
+        try:
+            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed transaction survives a killed process (not power loss).
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            cols = {r[1] for r in self.db.execute("PRAGMA table_info(urls)")}
+            if "seen_run" not in cols:  # state files from before the column existed
+                self.db.execute("ALTER TABLE urls ADD COLUMN seen_run TEXT")
+            cols = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+            if "checked_bytes" not in cols:  # size of the run's JSONL when last found complete
+                self.db.execute("ALTER TABLE runs ADD COLUMN checked_bytes INTEGER")
+            self.db.execute("SELECT COUNT(*) FROM runs").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StateCorrupt(
+                f"{self.path} is not a usable state file ({exc}); move it away and rerun with "
+                "--rebuild-state to rebuild it from the run files"
+            ) from None
 
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
-            self.db = None  # type: ignore[assignment]
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            self.db = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def is_empty(self) -> bool:
+        """No run and no URL recorded: a new state (or one emptied by accident)."""
+        return (self.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is None
+                and self.db.execute("SELECT 1 FROM urls LIMIT 1").fetchone() is None)
+
+    def rebuild(self, files: Sequence[Path], key_of: Callable[[dict[str, Any], str], str]
+                ) -> int:
+        """Fill an empty state from earlier runs' JSONL files (oldest first); return records.
+
+        Each complete line becomes that run's record, its article (a new version whenever the
+        content hash changes) and its URL marked done, so the next crawl neither fetches those
+        articles again nor emits them twice. Validators (ETag, Last-Modified) are not in the
+        files: articles that discovery later dates as changed are fetched unconditionally.
+        """
+        count = 0
+        with self._tx():
+            for path in files:
+                run_id = path.name.removesuffix(".jsonl")
+                self.db.execute(
+                    "INSERT INTO runs (run_id, started_at, finished_at, output, summary) "
+                    "VALUES (?, NULL, ?, ?, ?)",
+                    (run_id, utcnow(), str(path), json.dumps({"rebuilt": True})),
+                )
+                for line in _complete_lines(path):
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        continue
+                    if not isinstance(rec, dict) or not isinstance(rec.get("url"), str) \
+                            or not isinstance(rec.get("content_hash"), str):
+                        continue
+                    key, chash = key_of(rec, rec["url"]), rec["content_hash"]
+                    prev = self.article(key)
+                    if prev is None:
+                        version = 1
+                    else:
+                        version = prev[1] if prev[0] == chash else prev[1] + 1
+                    fetched = rec.get("fetched_at") if isinstance(rec.get("fetched_at"), str) else None
+                    self.db.execute(
+                        "INSERT INTO records (run_id, key, version, source, url, content_hash, "
+                        "fetched_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (run_id, key, version, rec.get("source"), rec["url"], chash, fetched, line),
+                    )
+                    self.db.execute(
+                        "INSERT INTO articles (key, source, url, content_hash, version, first_seen, "
+                        "last_seen) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                        "content_hash=excluded.content_hash, version=excluded.version, "
+                        "last_seen=excluded.last_seen, url=excluded.url",
+                        (key, rec.get("source"), rec["url"], chash, version, fetched, fetched),
+                    )
+                    self._upsert_fetched(normalize_url(rec["url"]), str(rec.get("source") or ""),
+                                         "article", "done", None, None, chash, None,
+                                         fetched or utcnow())
+                    count += 1
+        return count
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -154,21 +233,45 @@ class Store:
         )
 
     def recover(self) -> list[tuple[str, int]]:
-        """Complete the JSONL files of runs that died; return (file, lines appended) per run."""
+        """Check every run's JSONL against its committed records and repair what is missing.
+
+        Runs that died (or stopped on a write error) are completed and marked finished. Finished
+        runs are checked too (a run can have been marked finished with records missing, by an
+        older version that ignored write errors): a file whose size is the one recorded when it
+        was last found complete is skipped, so this stays cheap. A finished run whose file is
+        gone was moved away by the user and is left alone. Returns (file, lines written) for
+        the files that were changed.
+        """
         done = []
         rows = self.db.execute(
-            "SELECT run_id, output FROM runs WHERE finished_at IS NULL ORDER BY started_at"
+            "SELECT run_id, output, finished_at, checked_bytes FROM runs ORDER BY started_at, rowid"
         ).fetchall()
-        for run_id, output in rows:
-            lines = [
-                r[0] for r in self.db.execute(
-                    "SELECT record FROM records WHERE run_id=? ORDER BY seq", (run_id,)
-                )
-            ]
-            appended = repair_jsonl(Path(output), lines)
-            self.finish_run(run_id, {"interrupted": True, "recovered_lines": appended})
-            done.append((output, appended))
+        for run_id, output, finished_at, checked in rows:
+            path = Path(output)
+            if finished_at is not None:
+                try:
+                    size = path.stat().st_size
+                except FileNotFoundError:
+                    continue
+                if checked is not None and size == checked:
+                    continue
+            lines = (r[0] for r in self.db.cursor().execute(
+                "SELECT record FROM records WHERE run_id=? ORDER BY seq", (run_id,)))
+            written = repair_jsonl(path, lines)
+            self.db.execute("UPDATE runs SET checked_bytes=? WHERE run_id=?",
+                            (path.stat().st_size, run_id))
+            if finished_at is None:
+                self.finish_run(run_id, {"interrupted": True, "recovered_lines": written})
+            if written or finished_at is None:
+                done.append((output, written))
         return done
+
+    def mark_checked(self, run_id: str, path: Path, lines: int) -> None:
+        """A run wrote `lines` lines to its new file: when that is every record it committed,
+        remember the file's size so that recovery need not read it again."""
+        if self.count_records(run_id) == lines:
+            self.db.execute("UPDATE runs SET checked_bytes=? WHERE run_id=?",
+                            (path.stat().st_size, run_id))
 
     # -- URLs ---------------------------------------------------------------------------------
 
@@ -409,27 +512,88 @@ class JsonlWriter:
             self.fd = None
 
 
-def repair_jsonl(path: Path, lines: Sequence[str]) -> int:
-    """Cut a half-written last line, then append the committed lines the file is missing."""
+def repair_jsonl(path: Path, lines: Iterable[str]) -> int:
+    """Make the file hold `lines` (a run's committed records, in order); return lines written.
+
+    The usual damage is a short file (a killed run, a full disk): a torn last line is cut and
+    the missing lines are appended. A file that differs inside (a torn line followed by later
+    writes, a duplicate) is rewritten next to itself and swapped in, and the old file is kept
+    as `<name>.damaged`. Lines after all of `lines` are not ours and are left alone.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        data = b""
-        size = os.fstat(fd).st_size
-        if size:
-            data = os.pread(fd, size, 0)
-        end = data.rfind(b"\n") + 1  # 0 when there is no complete line
-        if end != len(data):
-            os.ftruncate(fd, end)
-        have = data[:end].count(b"\n")
-        missing = lines[have:]
+        with os.fdopen(os.dup(fd), "rb") as f:
+            want_iter: Iterator[str] = iter(lines)
+            pos = 0
+            for line in want_iter:
+                want = (line + "\n").encode("utf-8")
+                got = f.readline()
+                if got == want:
+                    pos += len(got)
+                    continue
+                if not got.endswith(b"\n"):
+                    break  # end of file, maybe after a torn last line: append from here
+                return _rewrite(path, fd, pos, want, want_iter)
+            else:
+                tail = f.read()
+                end = pos + tail.rfind(b"\n") + 1
+                if end < pos + len(tail):
+                    os.ftruncate(fd, end)  # a torn last line (never a committed record)
+                    os.fsync(fd)
+                return 0
+        os.ftruncate(fd, pos)
         os.lseek(fd, 0, os.SEEK_END)
-        for line in missing:
+        _write_all(fd, want)
+        n = 1
+        for line in want_iter:
             _write_all(fd, (line + "\n").encode("utf-8"))
+            n += 1
         os.fsync(fd)
-        return len(missing)
+        return n
     finally:
         os.close(fd)
+
+
+def _rewrite(path: Path, fd: int, good: int, first: bytes, rest: Iterator[str]) -> int:
+    """Write the good prefix and the remaining records to a new file, keep the old one aside."""
+    tmp = path.with_name(path.name + ".repair")
+    out = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                  stat.S_IMODE(os.fstat(fd).st_mode))
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        left = good
+        while left:
+            chunk = os.read(fd, min(left, 1 << 20))
+            _write_all(out, chunk)
+            left -= len(chunk)
+        _write_all(out, first)
+        n = 1
+        for line in rest:
+            _write_all(out, (line + "\n").encode("utf-8"))
+            n += 1
+        os.fsync(out)
+    except BaseException:
+        os.close(out)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(out)
+    damaged = path.with_name(path.name + ".damaged")
+    damaged.unlink(missing_ok=True)
+    try:
+        os.link(path, damaged)
+    except OSError:
+        shutil.copyfile(path, damaged)
+    os.replace(tmp, path)
+    return n
+
+
+def _complete_lines(path: Path) -> Iterator[str]:
+    """The newline-terminated lines of a file, without their newline (a torn tail is skipped)."""
+    with open(path, "rb") as f:
+        for raw in f:
+            if raw.endswith(b"\n"):
+                yield raw[:-1].decode("utf-8", "replace")
 
 
 def _write_all(fd: int, data: bytes) -> None:
