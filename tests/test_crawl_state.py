@@ -8,11 +8,11 @@ import sqlite3
 from collections import Counter
 
 import pytest
-from kirinuki.scraper import sitegen
 from kirinuki.scraper.item_pipelines import record_key
-from kirinuki.scraper.siteserver import Resource, SiteServer
 from kirinuki.scraper.state import Emit, JsonlWriter, StateBusy, StateCorrupt, Store, repair_jsonl
 
+from kirinuki.demo import sitegen
+from kirinuki.demo.server import Resource, SiteServer
 from tests.crawl_server import all_records, news_article, run_crawl, write_sources
 
 T = "2025-01-01T00:00:00+00:00"
