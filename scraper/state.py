@@ -269,7 +269,9 @@ class Store:
     def mark_checked(self, run_id: str, path: Path, lines: int) -> None:
         """A run wrote `lines` lines to its new file: when that is every record it committed,
         remember the file's size so that recovery need not read it again."""
-        if self.count_records(run_id) == lines:
+        (committed,) = self.db.execute(
+            "SELECT COUNT(*) FROM records WHERE run_id=?", (run_id,)).fetchone()
+        if committed == lines:
             self.db.execute("UPDATE runs SET checked_bytes=? WHERE run_id=?",
                             (path.stat().st_size, run_id))
 
