@@ -19,6 +19,7 @@ error (a full disk) without a real full disk.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -159,18 +160,14 @@ class OutputFile:
         self._buffered = 0
         self._close()
         if self.tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.tmp)
-            except OSError:
-                pass
             self.tmp = None
 
     def _close(self) -> None:
         if self.fd is not None and self.path != "-":
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self.fd)
-            except OSError:
-                pass
         self.fd = None
 
     def __enter__(self) -> OutputFile:

@@ -312,11 +312,8 @@ def test_a_page_blocked_without_cpu_is_stopped_by_the_wall_clock():
 
 @pytest.mark.e2e
 def test_killed_worker_costs_one_page_not_the_run(tmp_path):
-    d = tmp_path / "pages"
-    d.mkdir()
     n = 60
-    for i in range(n):
-        (d / f"p{i:03}.html").write_text(page(i, 200), encoding="utf-8")
+    d = _pages_dir(tmp_path, n, 200)
     out = tmp_path / "out.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "kirinuki.cli", "clean", str(d), "-o", str(out),
                              "-j", "2"], cwd=REPO, stderr=subprocess.PIPE, text=True)
@@ -337,6 +334,15 @@ def test_killed_worker_costs_one_page_not_the_run(tmp_path):
     assert proc.returncode == (1 if died else 0)
 
 
+def _pages_dir(tmp_path: Path, n: int, size: int) -> Path:
+    """`n` generated pages of `size` paragraphs' worth in tmp_path/pages."""
+    d = tmp_path / "pages"
+    d.mkdir()
+    for i in range(n):
+        (d / f"p{i:03}.html").write_text(page(i, size), encoding="utf-8")
+    return d
+
+
 def _workers_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -354,11 +360,8 @@ def _workers_of(pid: int) -> list[int]:
 
 @pytest.mark.e2e
 def test_sigint_stops_fast_keeps_complete_records_and_no_temp_file(tmp_path):
-    d = tmp_path / "pages"
-    d.mkdir()
     n = 400
-    for i in range(n):
-        (d / f"p{i:03}.html").write_text(page(i, 300), encoding="utf-8")
+    d = _pages_dir(tmp_path, n, 300)
     outdir = tmp_path / "out"
     outdir.mkdir()
     out = outdir / "out.jsonl"
