@@ -185,11 +185,25 @@ def clean_authors(values: list[Any], cjk_page: bool = True) -> list[str]:
     return out
 
 
+# Where a printed byline can be: trafilatura's author XPaths look at these markers (class, id,
+# rel, itemprop, data attributes naming an author or byline).
+_BYLINE_MARKED = etree.XPath(
+    "boolean(//*[@rel='author' or contains(@itemprop, 'author')"
+    " or contains(translate(@class, 'ABHILNORTUY', 'abhilnortuy'), 'author')"
+    " or contains(translate(@class, 'ABHILNORTUY', 'abhilnortuy'), 'byline')"
+    " or contains(translate(@id, 'ABHILNORTUY', 'abhilnortuy'), 'author')"
+    " or contains(translate(@id, 'ABHILNORTUY', 'abhilnortuy'), 'byline')"
+    " or contains(@class, 'writer') or contains(@class, 'autor') or contains(@class, 'auteur')"
+    " or contains(@data-testid, 'author') or contains(@data-component, 'byline')])")
+
+
 def byline_authors(doc: Doc, cjk_page: bool) -> list[str]:
     """The byline printed in the page (trafilatura's author XPaths: `rel=author`, `.byline`,
     `itemprop=author`...), for pages whose metadata names nobody or only the outlet."""
     from trafilatura.metadata import extract_author
 
+    if not _BYLINE_MARKED(doc.root):  # its XPaths run on a copy of the page: not for nothing
+        return []
     try:
         found = extract_author(doc.root)
     except Exception:  # a byline is never worth a page
