@@ -227,7 +227,7 @@ def _draft(doc: Doc, ex: Extracted) -> Draft:
         source=doc.page.source or (doc.profile.name if doc.profile else None),
         fetched_at=doc.page.fetched_at,
         extraction={
-            "profile": doc.profile.name if doc.profile else None,
+            "profile": doc.profile.label if doc.profile else None,
             "method": ex.method,
             "version": pipeline_version(),
             "encoding": doc.decoded.encoding,

@@ -142,6 +142,17 @@ def page_url(page: Page, root: etree._Element, meta: MetaIndex, text: str) -> st
     return None
 
 
+def version_date(page: Page, meta: MetaIndex) -> str | None:
+    """The date that picks a profile's template version: when the page was fetched, else (an
+    archived copy with no fetch time) when it says it was published."""
+    if page.fetched_at:
+        return page.fetched_at
+    for name in ("article:published_time", "datepublished", "pubdate"):
+        if meta.get(name):
+            return meta[name][0]
+    return None
+
+
 def decode_flags(decoded: Decoded) -> list[str]:
     """What the decoder had to guess or override, and whether bytes were replaced."""
     flags = []
@@ -165,6 +176,8 @@ def prepare(page: Page, profiles: ProfileSet | None = None, generic_only: bool =
     if not generic_only:
         profiles = profiles if profiles is not None else load_profiles()
         profile = profiles.get(page.profile) if page.profile else profiles.for_url(url)
+        if profile is not None and profile.versions:
+            profile = profile.for_date(version_date(page, meta))
     furigana(root, inline=profile is not None and profile.furigana == "inline")
     tz = page_timezone(profile, root, meta, decoded.text[:20000])
     return Doc(page, url, decoded, root, profile, parse_jsonld(root), meta, tz, decode_flags(decoded))

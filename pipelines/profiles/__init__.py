@@ -105,6 +105,36 @@ class Profile:
     split: SplitRule | None = None
     # "inline": the site prints readings after names (ruby with <rp> parentheses); "drop" (default)
     furigana: str = "drop"
+    # Template versions (Fundus's versioned parsers): this profile's own template is `version`;
+    # `versions` are the others, each valid for pages of a date range (see for_date).
+    version: str | None = None
+    versions: tuple[ProfileVersion, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The name a record carries: `id`, or `id@version` for a versioned profile."""
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+    def for_date(self, when: str | None) -> Profile:
+        """The template version valid on `when` (an ISO date or datetime): the first listed
+        version whose [from, until) range holds it, else this profile's own template."""
+        day = (when or "")[:10]
+        if not self.versions or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            return self
+        for v in self.versions:
+            if (v.start is None or v.start <= day) and (v.end is None or day < v.end):
+                return v.profile
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileVersion:
+    """An older (or newer) template of a site: valid for pages dated in [start, end)."""
+
+    name: str
+    start: str | None  # YYYY-MM-DD, inclusive
+    end: str | None  # YYYY-MM-DD, exclusive
+    profile: Profile
 
 
 class ProfileSet:
@@ -152,7 +182,9 @@ class ProfileSet:
 # ---------------------------------------------------------------- loading and validation
 
 _TOP_KEYS = {"id", "description", "domains", "site_name", "timezone", "extract", "noise",
-             "paywall", "pages", "split", "furigana"}
+             "paywall", "pages", "split", "furigana", "version", "versions"}
+_VERSION_KEYS = {"name", "from", "until", "extract", "noise", "paywall", "pages", "split", "furigana"}
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EXTRACT_KEYS = set(FIELDS) | {"body", "body_end", "blocks", "images", "citations"}
 _PAYWALL_KEYS = {"detected", "truncated", "json", "boundary"}
 _SPLIT_KEYS = {"separator", "date_line", "marker", "comment_prefix", "outlets", "comment", "title_suffix"}
@@ -223,9 +255,56 @@ def _check_keys(path: str, section: str, data: dict[str, Any], allowed: set[str]
         raise _fail(path, f"{section}.{k}" if section else k, msg)
 
 
+def _version_date(path: str, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    day = str(value)[:10]  # a TOML date or a "YYYY-MM-DD" string
+    if not _DATE_RE.match(day):
+        raise _fail(path, key, f"expected a date like 2021-04-01, got {value!r}")
+    return day
+
+
+def _parse_versions(data: dict[str, Any], path: str) -> tuple[ProfileVersion, ...]:
+    """Each `[[versions]]` entry is the base profile with its tables' keys overridden."""
+    raw = data.get("versions", [])
+    if not isinstance(raw, list):
+        raise _fail(path, "versions", "expected [[versions]] tables")
+    out = []
+    for i, v in enumerate(raw):
+        key = f"versions[{i}]"
+        if not isinstance(v, dict):
+            raise _fail(path, key, "expected a table")
+        _check_keys(path, key, v, _VERSION_KEYS)
+        if not isinstance(v.get("name"), str) or not v["name"]:
+            raise _fail(path, f"{key}.name", "each version needs a name")
+        start = _version_date(path, f"{key}.from", v.get("from"))
+        end = _version_date(path, f"{key}.until", v.get("until"))
+        if start is None and end is None:
+            raise _fail(path, key, "a version needs 'from' and/or 'until'")
+        if start and end and start >= end:
+            raise _fail(path, key, f"'from' {start} is not before 'until' {end}")
+        merged = {k: val for k, val in data.items() if k not in ("versions", "version")}
+        for table in ("extract", "noise", "paywall", "pages", "split"):
+            if table in v:
+                if not isinstance(v[table], dict):
+                    raise _fail(path, f"{key}.{table}", "expected a table")
+                merged[table] = {**data.get(table, {}), **v[table]}
+        if "furigana" in v:
+            merged["furigana"] = v["furigana"]
+        merged["version"] = v["name"]
+        out.append(ProfileVersion(v["name"], start, end, parse_profile(merged, f"{path} {key}")))
+    return tuple(out)
+
+
 def parse_profile(data: dict[str, Any], path: str) -> Profile:
     """Validate and compile one profile's data (as loaded from TOML)."""
     _check_keys(path, "", data, _TOP_KEYS)
+    version = data.get("version")
+    if version is not None and not (isinstance(version, str) and version):
+        raise _fail(path, "version", f"expected the template's name, got {version!r}")
+    versions = _parse_versions(data, path)
+    if versions and version is None:
+        version = "current"
     name = data.get("id")
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or ""):
         raise _fail(path, "id", f"expected a lowercase name like 'newsweekjapan', got {name!r}")
@@ -333,7 +412,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
         paywall_truncated=tuple(_css(path, "paywall.truncated", s) for s in _list(path, "paywall.truncated", pw.get("truncated", []))),
         paywall_json=tuple(pw_json),
         paywall_boundary=tuple(_regex(path, "paywall.boundary", r) for r in _list(path, "paywall.boundary", pw.get("boundary", []))),
-        next_pages=next_pages, split=split, furigana=furigana,
+        next_pages=next_pages, split=split, furigana=furigana, version=version, versions=versions,
     )
 
 
