@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from kirinuki.pipelines import clippings as clip
 from kirinuki.pipelines.blocks import Block, element_blocks, text_of
+from kirinuki.pipelines.clipping_detect import detect_clipping
 from kirinuki.pipelines.doc import Doc, prepare
 from kirinuki.pipelines.generic import generic_extract, paragraph_chars
 from kirinuki.pipelines.language import detect_language
@@ -32,7 +33,7 @@ from kirinuki.pipelines.noise import (
 from kirinuki.pipelines.normalize import normalize_text, safe_urljoin
 from kirinuki.pipelines.page import Page, Rejected
 from kirinuki.pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
-from kirinuki.pipelines.profiles import Profile, ProfileSet
+from kirinuki.pipelines.profiles import Profile, ProfileSet, SplitRule
 from kirinuki.pipelines.record import Draft, pipeline_version
 from kirinuki.pipelines.thresholds import (
     GENERIC_MIN_DUPLICATE,
@@ -161,7 +162,9 @@ class Extracted:
     removed: Counter[str]
 
 
-def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
+def extract(doc: Doc, *, split: SplitRule | None = None, body: etree._Element | None = None) -> Extracted:
+    """Metadata, noise removal and the body's blocks. With `split`, the rule's separators become
+    split sentinels; `body` (a detected clipping page's container) overrides the profile's."""
     profile = doc.profile
     paywall = detect_paywall(doc.root, doc.jsonld, profile)
     meta = extract_metadata(doc)
@@ -169,7 +172,7 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
     citations = _citations(doc)
     removed: Counter[str] = Counter()
 
-    bodies = _body_elements(doc)
+    bodies = [body] if body is not None else _body_elements(doc)
     if profile:
         remove_noise(doc.root, profile.noise, removed, protected=bodies)
         remove_by_text(doc.root, profile.text_rules, removed, protected=bodies)
@@ -184,8 +187,8 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
         etree.strip_elements(doc.root, *_NON_TEXT_TAGS, with_tail=False)
     remove_noise(doc.root, load_vocabulary().matcher, removed, protected=bodies,
                  max_share=None if bodies else GENERIC_NOISE_MAX_SHARE)
-    if split_marker and profile and profile.split and profile.split.separator is not None:
-        for sep in profile.split.separator(doc.root):
+    if split is not None and split.separator is not None:
+        for sep in split.separator(doc.root):
             marker = etree.Element("p")
             marker.text = clip.SPLIT_SENTINEL
             marker.tail = sep.tail
@@ -194,8 +197,8 @@ def extract(doc: Doc, *, split_marker: bool = False) -> Extracted:
                 parent.replace(sep, marker)
 
     roles = {}
-    if profile and profile.split and profile.split.comment is not None:
-        roles = {el: "comment" for el in profile.split.comment(doc.root)}
+    if split is not None and split.comment is not None:
+        roles = {el: "comment" for el in split.comment(doc.root)}
     blocks: list[Block] = []
     for b in bodies:
         if profile and profile.blocks is not None:
@@ -276,7 +279,12 @@ def drafts(page: Page | Doc, profiles: ProfileSet | None = None, *,
     """One page's settled drafts (several for a clipping page). Raises Rejected."""
     doc = page if isinstance(page, Doc) else prepare(page, profiles, generic_only)
     split = doc.profile.split if doc.profile else None
-    ex = extract(doc, split_marker=split is not None)
+    container = None
+    if split is None and (doc.profile is None or not doc.profile.body):
+        found = detect_clipping(doc.root)
+        if found is not None:
+            split, container = found
+    ex = extract(doc, split=split, body=container)
     rules = _line_rules(doc.profile)
     if split is None:
         # Generic path: short repeats are structure (recipes, tables), long ones pull quotes.

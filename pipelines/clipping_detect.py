@@ -1,0 +1,81 @@
+"""Clipping and digest pages without a profile: many short articles of the same shape on one page.
+
+A hand-made clipping page repeats, for every item, a `date outlet` line (`2024・11・28 産経新聞`,
+`2024/11/28 読売新聞`), often a marker line (「記事内容」, 【本文】) and a separator (`<hr>`).
+When the page shows that shape at least MIN_ITEMS times, a SplitRule is built from what was seen
+and the clipping path (clippings.py) cuts it into one record per item, as a profile's `[split]`
+does for its one site.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from kirinuki.pipelines.blocks import element_blocks, text_of
+from kirinuki.pipelines.profiles import SplitRule
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
+MIN_ITEMS = 3
+# A date (Y・M・D, Y/M/D, Y.M.D, Y-M-D or Y年M月D日, optional weekday) then a short outlet name.
+DATE_OUTLET = re.compile(
+    r"^(?P<date>\d{4}\s*[・/.\-年]\s*\d{1,2}\s*[・/.\-月]\s*\d{1,2}\s*日?(?:\s*[(（][^)）]{1,3}[)）])?)"
+    r"\s*[　 ]\s*(?P<outlet>[^\s　\d:：].{0,29})$"  # an outlet's name, not a time of day
+)
+# A marker line: a short bracketed label repeated before every quoted text.
+_MARKER_SHAPE = re.compile(r"^(?:「[^」]{1,10}」|【[^】]{1,10}】|\[[^\]]{1,10}\])$")
+MIN_ITEM_PROSE = 80  # characters of unlinked text after a date line: an item, not a list entry
+_SEPARATOR = CSSSelector("hr")
+_TEXTS = etree.XPath("//body//text()[not(ancestor::script)][not(ancestor::style)]")
+_ANY_DATE = re.compile(r"\d{4}\s*[・/.\-年]\s*\d{1,2}\s*[・/.\-月]\s*\d{1,2}")
+
+
+def detect_clipping(root: etree._Element) -> tuple[SplitRule, etree._Element] | None:
+    """A split rule and the element holding all the items, when the page is a clipping page."""
+    body = root.find("body")
+    if body is None or len(_ANY_DATE.findall(text_of(body))) < MIN_ITEMS:
+        return None  # the common case, decided by one scan of the page's text
+    blocks = element_blocks(body)
+    dates = [i for i, b in enumerate(blocks) if DATE_OUTLET.match(b.text)]
+    if len(dates) < MIN_ITEMS:
+        return None
+    # An item is a date line followed by prose; an archive list or a timeline has none.
+    items = 0
+    for k, i in enumerate(dates):
+        end = dates[k + 1] if k + 1 < len(dates) else len(blocks)
+        prose = sum(len(b.text) for b in blocks[i + 1:end] if not _MARKER_SHAPE.match(b.text))
+        items += prose >= MIN_ITEM_PROSE
+    if items < MIN_ITEMS:
+        return None
+    counts = Counter(b.text for b in blocks if _MARKER_SHAPE.match(b.text))
+    markers = [m for m, n in counts.items() if n >= max(MIN_ITEMS, len(dates) // 2)]
+    owners = []
+    for node in _TEXTS(root):
+        if DATE_OUTLET.match(" ".join(str(node).split())):
+            owner = node.getparent()
+            if owner is not None and node.is_tail:  # type: ignore[attr-defined]
+                owner = owner.getparent()
+            if owner is not None:
+                owners.append(owner)
+    container = _common_ancestor(owners) if owners else None
+    if container is None:
+        return None
+    separator = _SEPARATOR if len(_SEPARATOR(container)) >= len(dates) - 1 else None
+    if not markers and separator is None:
+        return None
+    marker = re.compile("^(?:" + "|".join(re.escape(m) for m in markers) + ")$") if markers else None
+    rule = SplitRule(separator=separator, date_line=DATE_OUTLET, marker=marker, comment_prefix="※",
+                     outlets=())
+    return rule, container
+
+
+def _common_ancestor(els: list[etree._Element]) -> etree._Element | None:
+    chains = [[el, *el.iterancestors()] for el in els]
+    common = set(chains[0])
+    for ch in chains[1:]:
+        common &= set(ch)
+    for el in chains[0]:
+        if el in common:
+            return el
+    return None
