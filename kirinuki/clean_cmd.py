@@ -15,11 +15,11 @@ import time
 from collections import Counter
 from typing import Any
 
+from kirinuki.formats import FORMATS, RecordWriter, format_for
 from kirinuki.inputs import discover, load_page, read_bytes
 from kirinuki.page_workers import supervised_map
 from kirinuki.pipelines import Rejected
 from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
-from kirinuki.pipelines.record import dumps
 from kirinuki.safe_output import OutputError, open_output
 from kirinuki.shown import shown
 
@@ -31,7 +31,10 @@ _OPTS: dict[str, Any] = {}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", default=["-"], help="HTML files (.html, .htm, gzipped), directories, or - for stdin")
-    p.add_argument("-o", "--output", default="-", help="output JSON Lines file (default: stdout)")
+    p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="jsonl (default), text, markdown or csv; else taken from the -o suffix "
+                        "(.jsonl .txt .md .csv)")
     p.add_argument("--url", help="URL of the page (single input only)")
     p.add_argument("--content-type", help="HTTP Content-Type of the page (single input only)")
     p.add_argument("--profile", help="force this site profile (single input only)")
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"kirinuki clean: {exc}", file=sys.stderr)
         return 2
 
+    writer = RecordWriter(out, format_for(args.output, args.format))
     records = files = 0
     interrupted = False
     results = _results(paths, args.jobs, args.profiles_dir, opts, args.page_timeout or None)
@@ -127,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"kirinuki clean: {shown(path)}: {reason}: {shown(message or '')}",
                       file=sys.stderr)
             if recs:  # one write per page: an interrupt never leaves half a page behind
-                out.write("".join(dumps(r) + "\n" for r in recs))
+                writer.write_many(recs)
             records += len(recs)
             if bar:
                 bar.update(1)
@@ -145,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         if bar:
             bar.close()
     try:
+        writer.close()
         out.commit()
     except OutputError as exc:
         print(f"kirinuki clean: {exc}", file=sys.stderr)

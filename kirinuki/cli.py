@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
          "run each source when its schedule says (long-running; one run at a time)"),
         ("report", "kirinuki.report", "write OUT/report.html from the state (alerts, charts)"),
         ("state", "kirinuki.scraper.state_cmd", "prune old run files, vacuum the state file"),
+        ("export", "kirinuki.export_cmd",
+         "write the latest version of every article in a crawl state (JSONL, CSV, Parquet)"),
         ("held", "kirinuki.scraper.held_cmd",
          "list, release or drop article versions a crawl held back as degraded"),
     ):

@@ -603,3 +603,23 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+def latest_records(db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """The latest version of every article (`articles.version`), as stored, ordered by key.
+
+    Read-only (give it `history.open_readonly()`): the line of that version in `records` (the
+    last one, should a version have been written twice), with `version` set from the state,
+    since lines written before records carried it lack the field.
+    """
+    rows = db.execute(
+        "SELECT r.record, a.version FROM articles a "
+        "JOIN (SELECT key, version, MAX(seq) AS seq FROM records GROUP BY key, version) m "
+        "ON m.key = a.key AND m.version = a.version "
+        "JOIN records r ON r.seq = m.seq ORDER BY a.key"
+    )
+    for line, version in rows:
+        rec = json.loads(line)
+        rec["version"] = version
+        rec.setdefault("input_file", None)
+        yield rec
