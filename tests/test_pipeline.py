@@ -207,3 +207,29 @@ def test_one_serializer_schema_key_order_survives_a_round_trip():
     shuffled = dict(sorted(json.loads(line).items()))
     assert dumps(shuffled) == line
     assert list(json.loads(dumps({**rec, "zz": 1, "aa": 2})))[-2:] == ["aa", "zz"]
+
+
+def test_clean_pages_merges_drafts_and_finishes_once(profiles):
+    """A two-page article: page 2's new blocks appended to page 1's, the text joined and the
+    language detected once for the whole (not per page, then again)."""
+    from unittest import mock
+
+    from kirinuki.pipelines import clean_pages, cleaner
+
+    from kirinuki.inputs import load_page
+    from tests.conftest import FIXTURES
+
+    one = load_page(str(FIXTURES / "newsweekjapan" / "2024-02-01_two-page-story.html"))
+    two = load_page(str(FIXTURES / "newsweekjapan" / "2024-02-01_two-page-story_2.html"))
+    first, second = clean(one, profiles)[0], clean(two, profiles)[0]
+    calls = []
+    real = cleaner.detect_language
+    with mock.patch.object(cleaner, "detect_language", side_effect=lambda t: calls.append(t) or real(t)):
+        (merged,) = clean_pages([one, two], profiles)
+    assert len(calls) == 1 and calls[0] == merged["text"]
+    page1 = [b["text"] for b in first["blocks"]]
+    assert [b["text"] for b in merged["blocks"]][:len(page1)] == page1
+    assert [b["text"] for b in merged["blocks"]][len(page1):] == [
+        b["text"] for b in second["blocks"] if b["text"] not in page1]
+    assert merged["title"] == first["title"] and merged["text"] == "\n\n".join(
+        b["text"] for b in merged["blocks"])
