@@ -136,6 +136,15 @@ def test_second_run_is_incremental_and_conditional(tmp_path, news_server):
     assert third.returncode == 0, third.stderr[-3000:]
     assert [r["url"] for r in third.records] == [site.origin + "/news/a04.html"]
     assert "改訂版" in third.records[0]["text"] and third.records[0]["version"] == 2
+    # export: the whole collection as it stands, a04 at its second version
+    from kirinuki import cli
+
+    exported = tmp_path / "all.jsonl"
+    assert cli.main(["export", "--state", str(out / "state.sqlite"), "-o", str(exported)]) == 0
+    latest = {r["url"]: r for r in map(json.loads, exported.read_text(encoding="utf-8").splitlines())}
+    assert len(latest) == 12 and latest[site.origin + "/news/a04.html"]["version"] == 2
+    assert "改訂版" in latest[site.origin + "/news/a04.html"]["text"]
+    assert {r["version"] for u, r in latest.items() if not u.endswith("/a04.html")} == {1}
     row = third.summary["sources"]["testnews"]
     assert row["updated"] == 1 and row["new"] == 0 and row["unchanged"] == 1
     a04 = [h for h in site.hits("/news/a04.html") if h.method == "GET"]
