@@ -35,9 +35,13 @@ def clean_file(path: str | os.PathLike[str], url: str | None = None, *,
     """Clean a saved page (`.html`, `.htm`, `.gz`), reading a sidecar `.json` when there is one.
 
     The URL comes from `url`, the sidecar, or the page itself (canonical link, `og:url`, a
-    browser's saved-from comment).
+    browser's saved-from comment). Each record's `input_file` is `path`, as `kirinuki clean`
+    sets it.
     """
     from kirinuki.inputs import load_page
 
     page = load_page(os.fspath(path), url=url, profile=profile)
-    return cast(list[Record], _clean_page(page, _profiles(profiles)))
+    records = _clean_page(page, _profiles(profiles))
+    for r in records:
+        r["input_file"] = os.fspath(path)
+    return cast(list[Record], records)

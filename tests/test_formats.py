@@ -156,3 +156,12 @@ def test_export_of_a_missing_or_broken_state(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no such state file" in err and "not a readable crawl state" in err
     assert "Traceback" not in err
+
+
+def test_library_clean_file_names_its_input(page):
+    import kirinuki
+
+    [rec] = kirinuki.clean_file(page)
+    assert rec["input_file"] == str(page) and rec["version"] is None
+    [rec] = kirinuki.clean(PAGE)
+    assert rec["input_file"] is None
