@@ -546,15 +546,20 @@ def repair_jsonl(path: Path, lines: Iterable[str]) -> int:
                 return 0
         os.ftruncate(fd, pos)
         os.lseek(fd, 0, os.SEEK_END)
-        _write_all(fd, want)
-        n = 1
-        for line in want_iter:
-            _write_all(fd, (line + "\n").encode("utf-8"))
-            n += 1
-        os.fsync(fd)
-        return n
+        return _write_lines(fd, want, want_iter)
     finally:
         os.close(fd)
+
+
+def _write_lines(fd: int, first: bytes, rest: Iterator[str]) -> int:
+    """`first` (one encoded line) then each record line of `rest`, synced; how many were written."""
+    _write_all(fd, first)
+    n = 1
+    for line in rest:
+        _write_all(fd, (line + "\n").encode("utf-8"))
+        n += 1
+    os.fsync(fd)
+    return n
 
 
 def _rewrite(path: Path, fd: int, good: int, first: bytes, rest: Iterator[str]) -> int:
@@ -569,12 +574,7 @@ def _rewrite(path: Path, fd: int, good: int, first: bytes, rest: Iterator[str]) 
             chunk = os.read(fd, min(left, 1 << 20))
             _write_all(out, chunk)
             left -= len(chunk)
-        _write_all(out, first)
-        n = 1
-        for line in rest:
-            _write_all(out, (line + "\n").encode("utf-8"))
-            n += 1
-        os.fsync(out)
+        n = _write_lines(out, first, rest)
     except BaseException:
         os.close(out)
         tmp.unlink(missing_ok=True)
