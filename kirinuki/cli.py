@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module, help_ in (
         ("eval", "kirinuki.evaluate", "measure extraction quality on a gold manifest"),
+        ("inspect", "kirinuki.inspect_page",
+         "write an HTML view of a page's blocks: kept, or removed and by which rule"),
         ("crawl", "kirinuki.scraper.command", "crawl configured sources"),
         ("schedule", "kirinuki.scraper.scheduler",
          "run each source when its schedule says (long-running; one run at a time)"),
