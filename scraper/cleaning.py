@@ -1,31 +1,40 @@
-"""Cleaning off the reactor: worker processes that load the site profiles once.
+"""Cleaning off the reactor thread, shared by the item pipeline, the spider middleware and our spider.
 
-Cleaning is CPU-bound (lxml + trafilatura, ~5-50 ms a page). Run in the reactor thread it stalls
-every download; in a thread it holds the GIL against the reactor. Worker processes avoid both.
+Cleaning is CPU-bound (lxml + trafilatura, ~5-50 ms a page). On the reactor thread it stalls every
+download; in a thread it holds the GIL against the reactor. So `Cleaner` runs the pure core
+(`kirinuki.pipelines`) in a `concurrent.futures.ProcessPoolExecutor` whose workers load the site
+profiles once, and the reactor thread awaits each job (an asyncio future under Scrapy's asyncio
+reactor, a Deferred under another reactor).
+`workers=0` cleans in a thread of the crawler process instead (no child processes at all).
 
-Why not `ProcessPoolExecutor`: it moves jobs and results through two helper threads in the
-crawler process, and each hop needs the GIL. With the reactor busy a third of the time, those
-hand-offs left the worker idle half the time (benchmark: 86 vs 142 pages/s for one worker). Here
-each worker has a Unix socket read and written by the reactor's own asyncio loop (non-blocking,
-length-prefixed pickles): no helper threads, and a few jobs queued per worker keep it busy.
+One `Cleaner` per crawler (`Cleaner.from_crawler`), configured by the `KIRINUKI_*` settings and
+shut down on `engine_stopped`. At most `workers * depth` jobs are handed to the pool at a time, so
+a worker never waits for its next job and the queue stays short.
 
-One round trip per page does both jobs: find the next page of a multi-page article, or, when
-there is none, clean all pages collected so far into records.
+A hung page (a pathological document) must not hold the crawl nor fail the pages queued behind it:
+each job's clock starts when it reaches a worker (jobs start in submission order, so the running
+ones are the oldest `workers` unfinished jobs), and a job over `timeout` gets its worker pool
+killed and is reported as `clean_timeout`; the other jobs that were in the pool are resubmitted to
+a fresh pool and keep running (a job that breaks a pool twice is reported as a worker crash).
+
+One round trip per page does both of our spider's jobs (`process`): find the next page of a
+multi-page article, or, when there is none, clean all pages collected so far into records.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 import multiprocessing
 import os
-import pickle
-import socket
+import signal
+import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from kirinuki.scraper.peak_memory import peak_rss_kb
 
@@ -34,9 +43,7 @@ logger = logging.getLogger(__name__)
 # (url, body, content_type, fetched_at, source, profile, headers): plain tuples pickle cheaply.
 PageArgs = tuple[str, bytes, "str | None", "str | None", "str | None", "str | None", dict]
 
-_PROFILES: Any = None
-_HEADER = 8  # bytes of big-endian length before each pickled message
-RETRY = ("retry",)  # a queued job whose worker died before starting it: send it elsewhere
+DEFAULT_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,33 +56,87 @@ class LinkPolicy:
     max_pages: int
 
 
+class CleanError(RuntimeError):
+    """Cleaning failed for a reason that is not the page's (timeout, crashed worker, cleaner bug)."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"{reason}: {message}" if message else reason)
+        self.reason = reason
+
+
 # -- worker side ------------------------------------------------------------------------------
+# Each worker process (or the crawler process itself with workers=0) loads the profiles once.
 
-def init_worker(profile_dirs: tuple[str, ...]) -> None:
-    """Import the cleaner and load profiles once per worker process."""
-    global _PROFILES
+_WORKER: dict[str, Any] = {}
+
+
+def init_worker(profile_dirs: tuple[str, ...], generic_only: bool = False,
+                pids: Any = None, crawler_pid: int | None = None) -> None:
+    """Import the cleaner and load profiles once per worker process; report our pid (kill switch)."""
     from kirinuki import pipelines
 
-    _PROFILES = pipelines.load_profiles(extra_dirs=profile_dirs)
+    if pids is not None:
+        pids.put(os.getpid())
+    if crawler_pid is not None:
+        _exit_with_crawler(crawler_pid)
+    _WORKER["profiles"] = pipelines.load_profiles(extra_dirs=profile_dirs)
+    _WORKER["generic_only"] = generic_only
 
 
-def process_pages(pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -> tuple:
-    """Return ("more", [urls]) | ("records", [dicts]) | ("rejected", reason, msg) | ("error", msg)."""
+def _exit_with_crawler(crawler_pid: int, interval: float = 0.5) -> None:
+    """A worker outlives a killed crawler: nothing closes its job queue, and forkserver children
+    keep the forkserver alive too. So leave when the crawler process is gone (POSIX; on Windows
+    `os.kill` would terminate the process it probes, so there the check is skipped)."""
+    if os.name != "posix":
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(crawler_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except OSError:
+                pass  # alive, owned by someone else
+
+    threading.Thread(target=watch, name="kirinuki-crawler-watch", daemon=True).start()
+
+
+def ping() -> int:
+    """A no-op job that makes the pool start its workers (and load profiles) ahead of need."""
+    return os.getpid()
+
+
+def process_pages(pages: list[PageArgs], policy: LinkPolicy | None = None,
+                  known: list[str] | tuple[str, ...] = ()) -> tuple[tuple, int]:
+    """(("more", [urls]) | ("records", [dicts]) | ("rejected", reason, msg) | ("error", msg), rss).
+
+    Without a `policy` no continuation is looked for: the pages are cleaned (merged when several).
+    """
+    return _process(pages, policy, known), peak_rss_kb() or 0
+
+
+def _process(pages: list[PageArgs], policy: LinkPolicy | None, known: Any) -> tuple:
     from kirinuki.pipelines import Page, Rejected
-    from kirinuki.scraper.discovery import normalize_url, rewrite_origin
 
     from kirinuki import pipelines
 
+    profiles = _WORKER["profiles"]
+    generic_only = _WORKER["generic_only"]
     objs: list[Any] = [Page(u, b, ct, fa, src, prof, dict(h)) for (u, b, ct, fa, src, prof, h) in pages]
     try:
-        if len(objs) < policy.max_pages and _may_continue(objs[-1]):
+        if (policy is not None and not generic_only and len(objs) < policy.max_pages
+                and _may_continue(objs[-1], profiles)):
+            from kirinuki.scraper.discovery import normalize_url, rewrite_origin
+
             seen = {normalize_url(u) for u in known}
             new: list[str] = []
             try:  # parsed once: the Doc goes on to clean_pages() when there are no more pages
-                objs[-1] = pipelines.prepare(objs[-1], _PROFILES)
+                objs[-1] = pipelines.prepare(objs[-1], profiles)
             except Rejected:
                 pass
-            for url in pipelines.continuation_urls(objs[-1], _PROFILES):
+            for url in pipelines.continuation_urls(objs[-1], profiles):
                 url = rewrite_origin(url, policy.mirror_of, policy.local_origin)
                 norm = normalize_url(url)
                 if norm in seen or urlsplit(norm).netloc not in policy.hosts:
@@ -85,9 +146,9 @@ def process_pages(pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -
             if new:
                 return ("more", new)
         if len(objs) == 1:
-            records = pipelines.clean(objs[0], _PROFILES)
+            records = pipelines.clean(objs[0], profiles, generic_only=generic_only)
         else:
-            records = pipelines.clean_pages(objs, _PROFILES)
+            records = pipelines.clean_pages(objs, profiles)
         return ("records", records)
     except Rejected as exc:
         return ("rejected", exc.reason, exc.message)
@@ -98,251 +159,327 @@ def process_pages(pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -
         return ("error", f"{type(exc).__name__}: {exc}")
 
 
-def _may_continue(page: Any) -> bool:
+def _may_continue(page: Any, profiles: Any) -> bool:
     """Skip the continuation pass when no profile has page rules."""
     from kirinuki.pipelines.profiles import ProfileError
 
     try:
-        profile = _PROFILES.get(page.profile) if page.profile else _PROFILES.for_url(page.url)
+        profile = profiles.get(page.profile) if page.profile else profiles.for_url(page.url)
     except ProfileError:
         return False  # an unknown forced profile: clean() reports it
     return profile is not None and bool(profile.next_pages)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def worker_main(sock: socket.socket, profile_dirs: tuple[str, ...]) -> None:
-    """Serve jobs until the crawler closes its end (or dies: the socket then reads EOF)."""
-    init_worker(profile_dirs)
-    sock.sendall(_frame((0, ("ready",), 0)))
-    try:
-        while True:
-            head = _recv_exact(sock, _HEADER)
-            if head is None:
-                return
-            data = _recv_exact(sock, int.from_bytes(head, "big"))
-            if data is None:
-                return
-            job_id, args = pickle.loads(data)
-            result = process_pages(*args)
-            rss = peak_rss_kb() or 0
-            sock.sendall(_frame((job_id, result, rss)))
-    except (ConnectionError, KeyboardInterrupt):
-        return  # the crawler went away
-
-
-def _frame(obj: Any) -> bytes:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return len(data).to_bytes(_HEADER, "big") + data
-
-
 # -- crawler side -----------------------------------------------------------------------------
 
-class _Worker:
-    def __init__(self, ctx: Any, profile_dirs: tuple[str, ...], on_rss: Any) -> None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.proc = ctx.Process(target=worker_main, args=(child, profile_dirs), daemon=True,
-                                name="kirinuki-cleaner")
-        self.proc.start()
-        child.close()
-        self.sock = parent
-        self.on_rss = on_rss
-        self.pending: dict[int, asyncio.Future[tuple]] = {}
-        self.writer: asyncio.StreamWriter | None = None
-        self.reader_task: asyncio.Task[None] | None = None
-        self.dead = False
-        self.head_started = time.monotonic()  # when the job at the head of `pending` started
-
-    async def connect(self, on_dead: Any) -> None:
-        reader, self.writer = await asyncio.open_unix_connection(sock=self.sock, limit=2**26)
-        self.reader_task = asyncio.get_running_loop().create_task(self._read(reader, on_dead))
-
-    async def _read(self, reader: asyncio.StreamReader, on_dead: Any) -> None:
-        try:
-            while True:
-                head = await reader.readexactly(_HEADER)
-                body = await reader.readexactly(int.from_bytes(head, "big"))
-                job_id, result, rss = pickle.loads(body)
-                self.on_rss(rss)
-                fut = self.pending.pop(job_id, None)
-                # The worker takes jobs in order: the next one starts now ("ready" included).
-                self.head_started = time.monotonic()
-                if fut is not None and not fut.done():
-                    fut.set_result(result)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
-            pass
-        except asyncio.CancelledError:
-            self.dead = True
-            raise
-        self.dead = True
-        # Only the job at the head was running: it failed. The ones queued behind it never
-        # started and go to another worker.
-        for i, fut in enumerate(self.pending.values()):
-            if not fut.done():
-                fut.set_result(("error", "cleaner worker died") if i == 0 else RETRY)
-        self.pending.clear()
-        on_dead(self)
-
-    def running(self) -> int | None:
-        """The job the worker is on (jobs run in the order they were sent)."""
-        return next(iter(self.pending), None)
-
-    def kill(self) -> None:
-        self.dead = True
-        if self.proc.is_alive():
-            self.proc.kill()
-        if self.writer is not None:
-            self.writer.close()
-
-    def close(self, timeout: float = 5.0) -> None:
-        try:
-            if self.writer is not None:
-                self.writer.close()
-            self.sock.close()
-        except OSError:
-            pass
-        self.proc.join(timeout)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(1)
+@dataclass(eq=False)
+class _Job:
+    started: float | None = None
+    timer: Any = None
+    timed_out: bool = False
+    pool: Any = None
+    future: Future | None = field(default=None, repr=False)
 
 
-class CleanerPool:
-    """Jobs go to the least busy worker (at most `depth` queued each); a dead worker is replaced."""
+_SHARED: WeakKeyDictionary[Any, Cleaner] = WeakKeyDictionary()
 
-    def __init__(self, workers: int | None, profile_dirs: tuple[str, ...] = (),
-                 timeout: float = 120.0, depth: int = 3) -> None:
-        if workers is None:
-            workers = max(1, (os.cpu_count() or 2) - 1)
-        self.workers = workers
-        self.profile_dirs = profile_dirs
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class Cleaner:
+    """Clean pages in worker processes; await results from the reactor thread."""
+
+    def __init__(self, workers: int | None = None, profile_dirs: tuple[str, ...] | list[str] = (),
+                 *, generic_only: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                 depth: int = 2) -> None:
+        self.workers = default_workers() if workers is None else max(0, int(workers))
+        self.profile_dirs = tuple(str(d) for d in profile_dirs)
+        self.generic_only = generic_only
         self.timeout = timeout
-        self.depth = depth
+        self.depth = max(1, depth)
         self.restarts = 0
+        self.jobs = 0
         self._peak_rss = 0
-        self._ids = itertools.count(1)
-        self._ctx = None
-        self._pool: list[_Worker] = []
-        self._slots: asyncio.Semaphore | None = None
-        self._closing = False
-        self._ready: asyncio.Future[None] | None = None
-        if workers == 0:
-            init_worker(profile_dirs)
+        self._executor: Any = None
+        self._pids: Any = None
+        self._inflight: list[_Job] = []
+        self._slots: Any = None
+        self._loop: Any = None
+        self._ready: list[Future] = []
+        self._closed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Cleaner:
+        """The crawler's one Cleaner (created from its settings on first use)."""
+        cleaner = _SHARED.get(crawler)
+        if cleaner is None:
+            from scrapy import signals
+
+            s = crawler.settings
+            workers = s.get("KIRINUKI_WORKERS")
+            cleaner = cls(
+                None if workers in (None, "") else int(workers),
+                s.getlist("KIRINUKI_PROFILES_DIRS"),
+                generic_only=s.getbool("KIRINUKI_GENERIC_ONLY"),
+                timeout=s.getfloat("KIRINUKI_CLEAN_TIMEOUT", DEFAULT_TIMEOUT),
+            )
+            _SHARED[crawler] = cleaner
+            crawler.signals.connect(cleaner.shutdown, signal=signals.engine_stopped)
+        return cleaner
+
+    # -- pool ---------------------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Start the worker processes (and their profile loading) before the crawl needs them."""
-        if self.workers == 0 or self._pool:
-            return
-        # forkserver: never fork the running reactor (threads, sockets); faster than spawn.
-        self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["kirinuki.pipelines", "kirinuki.scraper.cleaning"])
-        self._pool = [_Worker(self._ctx, self.profile_dirs, self._on_rss)
-                      for _ in range(self.workers)]
+        """Start the workers (and their profile loading) before the crawl needs them."""
+        self._ensure_executor()
 
-    async def process(self, pages: list[PageArgs], policy: LinkPolicy, known: list[str]) -> tuple:
+    def _ensure_executor(self) -> Any:
+        if self._closed:
+            raise CleanError("closed", "the cleaner was shut down")
+        if self._executor is not None:
+            return self._executor
         if self.workers == 0:
-            return process_pages(pages, policy, known)
-        if not self._pool:
-            self.warm_up()
-        if self._ready is None:
-            self._ready = asyncio.ensure_future(self._connect_all())
-        await self._ready
-        assert self._slots is not None
-        # A semaphore wakes one waiter per finished job (a Condition woke all ~500 waiting
-        # responses per job and cost the reactor more than the downloads).
-        async with self._slots:
-            while True:
-                worker = await self._live_worker()
-                if worker is None:
-                    return ("error", "cleaner worker died")
-                job_id = next(self._ids)
-                fut: asyncio.Future[tuple] = asyncio.get_running_loop().create_future()
-                if not worker.pending:
-                    worker.head_started = time.monotonic()
-                worker.pending[job_id] = fut
-                worker.writer.write(_frame((job_id, (pages, policy, known))))
-                result = await self._wait(worker, job_id, fut, pages[0][0])
-                if result is not RETRY:
-                    return result
+            init_worker(self.profile_dirs, self.generic_only)
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kirinuki-cleaner")
+            return self._executor
+        # forkserver: never fork the running reactor (threads, sockets); faster than spawn.
+        # Windows and macOS without it use spawn.
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(["kirinuki.pipelines", "kirinuki.scraper.cleaning"])
+        self._pids = ctx.SimpleQueue()
+        self._executor = ProcessPoolExecutor(
+            self.workers, mp_context=ctx, initializer=init_worker,
+            initargs=(self.profile_dirs, self.generic_only, self._pids, os.getpid()))
+        # Jobs wait for these: a fresh pool's start-up (profile loading) is nobody's cleaning time.
+        self._ready = [self._executor.submit(ping) for _ in range(self.workers)]
+        return self._executor
 
-    async def _wait(self, worker: _Worker, job_id: int, fut: asyncio.Future[tuple],
-                    url: str) -> tuple:
-        """The job's result; the timeout counts its own cleaning time, not its time queued
-        behind other jobs (a hanging page must not fail the good pages waiting after it)."""
-        while True:
-            if worker.running() == job_id:
-                budget = worker.head_started + self.timeout - time.monotonic()
-                if budget <= 0:
-                    logger.warning("cleaning %s took over %gs: restarting its worker",
-                                   url, self.timeout)
-                    worker.kill()
-                    return ("error", "clean_timeout")
-            else:
-                budget = min(self.timeout, 0.5)  # queued: look again when it may have started
-            try:
-                return await asyncio.wait_for(asyncio.shield(fut), budget)
-            except TimeoutError:
-                continue
-
-    async def _live_worker(self, wait: float = 60.0) -> _Worker | None:
-        """The least busy live worker, waiting for a replacement when all have died."""
-        deadline = time.monotonic() + wait
-        while True:
-            live = [w for w in self._pool if not w.dead and w.writer is not None]
-            if live:
-                return min(live, key=lambda w: len(w.pending))
-            if self._closing or time.monotonic() > deadline:
-                return None
-            await asyncio.sleep(0.05)
-
-    async def _connect_all(self) -> None:
-        for w in self._pool:
-            await w.connect(self._on_dead)
-        self._slots = asyncio.Semaphore(self.workers * self.depth)
-
-    def _on_dead(self, worker: _Worker) -> None:
-        if not self._closing:
-            asyncio.get_running_loop().create_task(self._replace(worker))
-
-    async def _replace(self, worker: _Worker) -> None:
-        if worker not in self._pool:
+    def _drop_executor(self, executor: Any) -> None:
+        """A broken pool (killed or crashed worker): the next job starts a fresh one."""
+        if executor is not self._executor:
             return
-        logger.warning("restarting a cleaner worker (exit code %s)", worker.proc.exitcode)
         self.restarts += 1
-        idx = self._pool.index(worker)
-        worker.kill()
-        new = _Worker(self._ctx, self.profile_dirs, self._on_rss)
-        await new.connect(self._on_dead)
-        self._pool[idx] = new
+        self._executor = None
+        self._kill_workers()
+        executor.shutdown(wait=False, cancel_futures=True)
 
-    def _on_rss(self, rss_kb: int) -> None:
-        self._peak_rss = max(self._peak_rss, rss_kb)
+    def _kill_workers(self) -> None:
+        pids = self._pids
+        self._pids = None
+        if pids is None:
+            return
+        while not pids.empty():
+            pid = pids.get()
+            try:
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+            except OSError:
+                pass  # already gone
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    async def process(self, pages: list[PageArgs], policy: LinkPolicy | None = None,
+                      known: list[str] | tuple[str, ...] = ()) -> tuple:
+        """One job: the `process_pages` result tuple; timeouts and crashes come back as errors."""
+        if self._slots is None:
+            self._slots = _Loop.detect().semaphore(max(1, self.workers) * self.depth)
+        await self._slots.acquire()
+        try:
+            return await self._run(pages, policy, tuple(known))
+        finally:
+            self._slots.release()
+
+    async def clean(self, pages: list[PageArgs]) -> list[dict[str, Any]]:
+        """Records of one page (several for a clipping page) or one merged multi-page article.
+
+        Raises `kirinuki.Rejected` for a page without an article, `CleanError` otherwise."""
+        from kirinuki.pipelines import Rejected
+
+        result = await self.process(pages)
+        if result[0] == "records":
+            return list(result[1])
+        if result[0] == "rejected":
+            raise Rejected(result[1], result[2])
+        if result[1] in ("clean_timeout", "worker_died", "cleaner_closed"):
+            raise CleanError(result[1])
+        raise CleanError("clean_error", result[1])
+
+    async def _run(self, pages: list[PageArgs], policy: LinkPolicy | None,
+                   known: tuple[str, ...]) -> tuple:
+        loop = _Loop.detect()
+        breaks = attempts = 0
+        while True:
+            attempts += 1
+            if breaks >= 2 or attempts > 5:
+                logger.warning("cleaning %s broke the worker pool: skipped", pages[0][0])
+                return ("error", "worker_died")
+            try:
+                executor = self._ensure_executor()
+            except CleanError:
+                return ("error", "cleaner_closed")
+            ready = self._ready
+            job = _Job(pool=executor)
+            try:
+                for f in ready:
+                    await loop.wait(f)
+                if executor is not self._executor:
+                    continue  # replaced while we waited: go to the new pool
+                job.future = executor.submit(process_pages, pages, policy, known)
+            except (BrokenProcessPool, RuntimeError):
+                self._drop_executor(executor)  # broke while starting: not this page's doing
+                continue
+            self.jobs += 1
+            self._track(job, loop)
+            try:
+                result, rss = await loop.wait(job.future)
+            except BrokenProcessPool:
+                if job.timed_out:
+                    return ("error", "clean_timeout")
+                if executor is self._executor:  # we are the first to see it: maybe our page
+                    breaks += 1
+                    self._drop_executor(executor)
+                continue  # else another page's timeout restarted the pool: just resend
+            except Exception as exc:  # noqa: BLE001 - e.g. a body that does not pickle
+                return ("error", f"{type(exc).__name__}: {exc}")
+            finally:
+                self._untrack(job)
+            self._peak_rss = max(self._peak_rss, rss)
+            if job.timed_out:
+                return ("error", "clean_timeout")
+            return result
+
+    def _track(self, job: _Job, loop: _Loop) -> None:
+        self._loop = loop
+        self._inflight.append(job)
+        self._start_clocks()
+
+    def _untrack(self, job: _Job) -> None:
+        if job.timer is not None:
+            job.timer.cancel()
+            job.timer = None
+        if job in self._inflight:
+            self._inflight.remove(job)
+        self._start_clocks()
+
+    def _start_clocks(self) -> None:
+        """Jobs start in submission order: the oldest `workers` unfinished ones are running."""
+        now = time.monotonic()
+        live = [j for j in self._inflight if j.pool is self._executor]
+        for job in live[:max(1, self.workers)]:
+            if job.started is None:
+                job.started = now
+                job.timer = self._loop.call_later(self.timeout, self._expire, job)
+
+    def _expire(self, job: _Job) -> None:
+        if job not in self._inflight or job.future is None or job.future.done():
+            return
+        job.timed_out = True
+        logger.warning("cleaning took over %gs: restarting the cleaner workers", self.timeout)
+        if self.workers == 0:
+            return  # a thread cannot be killed: the result is discarded when it comes
+        self._drop_executor(job.pool)
 
     def peak_rss_kb(self) -> int:
         """Largest peak RSS reported by a worker (for the run summary and the benchmark)."""
         return self._peak_rss
 
-    async def aclose(self) -> None:
-        """Stop reading from the workers while the event loop still runs (spider closed)."""
-        self._closing = True
-        tasks = [w.reader_task for w in self._pool if w.reader_task is not None]
-        for w in self._pool:
-            if w.writer is not None:
-                w.writer.close()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
     def shutdown(self) -> None:
-        self._closing = True
-        for w in self._pool:
-            w.close()
-        self._pool = []
+        """Stop the workers (engine_stopped); a job still running at this point is abandoned."""
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if self._inflight:
+            self._kill_workers()
+        executor.shutdown(wait=True, cancel_futures=True)
+        self._pids = None
+
+
+class _Loop:
+    """Wait, time and queue on whatever drives the caller: asyncio (Scrapy's asyncio reactor,
+    or plain asyncio in tests) or another Twisted reactor (Deferreds)."""
+
+    def __init__(self, asyncio_loop: Any) -> None:
+        self.aio = asyncio_loop
+
+    @classmethod
+    def detect(cls) -> _Loop:
+        import asyncio
+
+        try:
+            return cls(asyncio.get_running_loop())
+        except RuntimeError:
+            return cls(None)
+
+    def semaphore(self, n: int) -> Any:
+        if self.aio is not None:
+            import asyncio
+
+            return asyncio.Semaphore(n)
+        return _DeferredSemaphore(n)
+
+    async def wait(self, fut: Future) -> Any:
+        if self.aio is not None:
+            import asyncio
+
+            try:
+                return await asyncio.wrap_future(fut)
+            except asyncio.CancelledError:
+                if fut.cancelled():  # dropped with its pool (shutdown): resend, as for a Deferred
+                    raise BrokenProcessPool("cancelled") from None
+                raise
+        return await _as_deferred(fut)
+
+    def call_later(self, delay: float, fn: Any, *args: Any) -> Any:
+        if self.aio is not None:
+            return self.aio.call_later(delay, fn, *args)
+        from twisted.internet import reactor
+
+        call = reactor.callLater(delay, fn, *args)  # type: ignore[attr-defined]
+        return _TwistedTimer(call)
+
+
+class _TwistedTimer:
+    def __init__(self, call: Any) -> None:
+        self.call = call
+
+    def cancel(self) -> None:
+        if self.call.active():
+            self.call.cancel()
+
+
+class _DeferredSemaphore:
+    def __init__(self, n: int) -> None:
+        from twisted.internet.defer import DeferredSemaphore
+
+        self.sem = DeferredSemaphore(n)
+
+    async def acquire(self) -> None:
+        await self.sem.acquire()
+
+    def release(self) -> None:
+        self.sem.release()
+
+
+def _as_deferred(fut: Future) -> Any:
+    """A Deferred fired on the reactor thread with a concurrent.futures result."""
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+
+    d: Deferred = Deferred()
+
+    def fire(f: Future) -> None:
+        if d.called:
+            return
+        exc = f.exception() if not f.cancelled() else BrokenProcessPool("cancelled")
+        if exc is not None:
+            d.errback(Failure(exc))
+        else:
+            d.callback(f.result())
+
+    fut.add_done_callback(lambda f: reactor.callFromThread(fire, f))  # type: ignore[attr-defined]
+    return d

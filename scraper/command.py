@@ -23,7 +23,6 @@ from kirinuki.scraper.config import (
     with_max_articles,
 )
 from kirinuki.scraper.health import fails, parse_fail_on
-from kirinuki.scraper.peak_memory import peak_rss_kb
 
 from kirinuki.safe_output import write_json_atomic
 
@@ -122,8 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Namespace,
            fail_on: frozenset[str]) -> int:
-    from kirinuki.scraper.cleaning import CleanerPool
-    from kirinuki.scraper.context import CrawlContext, summarize
+    from kirinuki.scraper.context import CrawlContext
     from kirinuki.scraper.history import History
     from kirinuki.scraper.run_health import finish_health
     from kirinuki.scraper.settings import build_settings
@@ -141,7 +139,6 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         print(f"kirinuki crawl: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     started = time.monotonic()
-    pool = None
     writer = None
     try:
         if not _state_matches_output(store, state_path, out, args):
@@ -152,13 +149,11 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         writer = JsonlWriter(out / f"{run_id}.jsonl")
         store.start_run(run_id, writer.path)
-        workers = args.workers if args.workers is not None else config.crawl.workers
-        pool = CleanerPool(workers, config.crawl.profiles_dirs)
-        pool.warm_up()
         progress = not getattr(args, "no_progress", False)
         rechecked = _recheck(config, store)
-        ctx = CrawlContext(config, store, writer, run_id, pool, progress=progress)
-        settings = build_settings(config, log_level=args.log_level, progress=progress)
+        ctx = CrawlContext(config, store, writer, run_id, progress=progress)
+        settings = build_settings(config, log_level=args.log_level, progress=progress,
+                                  workers=args.workers)
         # Our one handler (scraper.logs) takes Scrapy's lines too: no second root handler.
         settings["LOG_INSTALL_ROOT_HANDLER"] = False
         process = AsyncCrawlerProcess(Settings(settings))
@@ -170,27 +165,11 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             return EXIT_WRITE_ERROR
         writer.close()
         store.mark_checked(run_id, writer.path, writer.count)
-        sources = summarize(config, ctx.stats)
-        for name, n in rechecked.items():
-            sources[name]["rechecked"] = n
-        alerts = finish_health(History(store.db), run_id, started_at, sources,
+        summary = ctx.summary(state_path, time.monotonic() - started,
+                              extra={name: {"rechecked": n} for name, n in rechecked.items()})
+        alerts = finish_health(History(store.db), run_id, started_at, summary["sources"],
                                complete=ctx.stats.get("finish_reason") == "finished")
-        summary = {
-            "run_id": run_id,
-            "output": str(writer.path),
-            "state": str(state_path),
-            "records": writer.count,
-            "elapsed_s": round(time.monotonic() - started, 2),
-            "finish_reason": ctx.stats.get("finish_reason"),
-            "sources": sources,
-            "totals": _totals(sources),
-            "peak_rss_mb": {
-                "crawler": _mib(peak_rss_kb()),
-                "cleaner_worker": _mib(pool.peak_rss_kb()),
-            },
-            "cleaner_restarts": pool.restarts,
-            "alerts": [a.as_dict() for a in alerts],
-        }
+        summary["alerts"] = [a.as_dict() for a in alerts]
         store.finish_run(run_id, summary)
         if config.crawl.keep_runs is not None or config.crawl.keep_days is not None:
             from kirinuki.scraper.retention import prune
@@ -210,8 +189,6 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
                 writer.close()
             except OSError:
                 pass  # already reported; recovery rewrites what is missing
-        if pool is not None:
-            pool.shutdown()
         store.close()
 
 
@@ -301,15 +278,6 @@ def new_run_id(out: Path) -> str:
     return run_id
 
 
-def _totals(sources: dict[str, Any]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for row in sources.values():
-        for k, v in row.items():
-            if isinstance(v, int):
-                totals[k] = totals.get(k, 0) + v
-    return totals
-
-
 
 
 COLUMNS = ("discovered", "known", "fetched", "new", "updated", "unchanged", "not_modified",
@@ -343,7 +311,3 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Crawl the configured sources (kirinuki crawl).")
     add_arguments(parser)
     return run(parser.parse_args(argv))
-
-
-def _mib(kib: int | None) -> float | None:
-    return round(kib / 1024, 1) if kib is not None else None

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kirinuki.scraper.cleaning import CleanerPool
 from kirinuki.scraper.config import SourcesConfig
 from kirinuki.scraper.state import JsonlWriter, Store
 
@@ -24,7 +23,6 @@ class CrawlContext:
     store: Store
     writer: JsonlWriter
     run_id: str
-    pool: CleanerPool
     progress: bool = False
     stats: dict[str, Any] = field(default_factory=dict)  # final Scrapy stats, set at close
     # Set when the run cannot write its output (JSONL or state): the crawl stops, the run stays
@@ -34,6 +32,40 @@ class CrawlContext:
     @property
     def output(self) -> Path:
         return self.writer.path
+
+    def summary(self, state_path: Path | str, elapsed_s: float,
+                extra: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+        """The run summary (`<run>.summary.json`, the `runs` table, the printed table);
+        `extra` adds per-source counters kept outside the Scrapy stats (e.g. `rechecked`)."""
+        from kirinuki.scraper.peak_memory import peak_rss_kb
+
+        sources = summarize(self.config, self.stats)
+        for name, counters in (extra or {}).items():
+            sources.setdefault(name, {}).update(counters)
+        totals: dict[str, int] = {}
+        for row in sources.values():
+            for k, v in row.items():
+                if isinstance(v, int):
+                    totals[k] = totals.get(k, 0) + v
+        return {
+            "run_id": self.run_id,
+            "output": str(self.writer.path),
+            "state": str(state_path),
+            "records": self.writer.count,
+            "elapsed_s": round(elapsed_s, 2),
+            "finish_reason": self.stats.get("finish_reason"),
+            "sources": sources,
+            "totals": totals,
+            "peak_rss_mb": {  # None where the platform does not say (Windows)
+                "crawler": _mib(peak_rss_kb()),
+                "cleaner_worker": _mib(self.stats.get("kirinuki/cleaner/peak_rss_kb") or None),
+            },
+            "cleaner_restarts": self.stats.get("kirinuki/cleaner/restarts", 0),
+        }
+
+
+def _mib(kib: int | None) -> float | None:
+    return round(kib / 1024, 1) if kib is not None else None
 
 
 def stat_key(source: str, counter: str) -> str:

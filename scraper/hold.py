@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from kirinuki.pipelines.record import dumps
-from kirinuki.scraper.context import stat_key
 from kirinuki.scraper.health import (
     RECORD_KINDS,
     Baseline,
@@ -22,72 +21,54 @@ from kirinuki.scraper.health import (
     record_flags,
 )
 from kirinuki.scraper.history import History
-from kirinuki.scraper.item_pipelines import record_key
-from scrapy.exceptions import DropItem
+from kirinuki.scraper.item_pipelines import StatePipeline, article_key
+from kirinuki.scraper.items import RecordItem
 
 
-class HealthPipeline:
+class HealthPipeline(StatePipeline):
     """Flag suspect records; keep degraded versions of known healthy articles out of the output."""
 
     def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
+        super().__init__(crawler)
         self._history: History | None = None
         self._baselines: dict[str, Baseline | None] = {}
 
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> HealthPipeline:
-        return cls(crawler)
-
-    def process_item(self, item: Any) -> Any:
-        ctx = self.crawler.spider.context
+    def process_item(self, item: RecordItem, spider: Any = None) -> RecordItem:
+        ctx = self.ctx
         store = ctx.store
         if self._history is None:
             self._history = History(store.db)
         history = self._history
-        if item.source not in self._baselines:  # judged against earlier runs only
-            self._baselines[item.source] = baseline(history.source_stats(item.source))
-        base = self._baselines[item.source]
-        kept, held = [], 0
-        keys_used: set[str] = set()
-        for i, rec in enumerate(item.records):
-            key = record_key(rec, item.final_url)
-            if key in keys_used:  # same rule as DedupPipeline for clippings
-                key = f"{key}#{i}"
-            keys_used.add(key)
-            prev = store.article(key)
-            url = rec.get("url") or item.final_url
-            if prev is not None and prev[0] == rec.get("content_hash"):
-                # Unchanged text, but the way it was found may have broken (a template change
-                # the generic path happened to survive): still worth an alert.
-                stats = RecordStats.of(rec)
-                if "profile_missed" in stats.flags:
-                    history.flag(ctx.run_id, item.source, stats.profile, url, ["profile_missed"])
-                kept.append(rec)
-                continue
-            previous = history.stats(key) if prev is not None else None
+        rec, g = item.record, item.group
+        if g.source not in self._baselines:  # judged against earlier runs only
+            self._baselines[g.source] = baseline(history.source_stats(g.source))
+        base = self._baselines[g.source]
+        key = article_key(item)  # same rule as DedupPipeline for clippings
+        prev = store.article(key)
+        url = rec.get("url") or g.final_url
+        if prev is not None and prev[0] == rec.get("content_hash"):
+            # Unchanged text, but the way it was found may have broken (a template change
+            # the generic path happened to survive): still worth an alert.
             stats = RecordStats.of(rec)
-            flags = record_flags(stats, base, previous)
-            rec["flags"] = list(rec.get("flags") or []) + [f for f in flags
-                                                          if f not in (rec.get("flags") or [])]
-            stats = RecordStats.of(rec)
-            bad = [f for f in flags if f in RECORD_KINDS]
-            if bad and previous is not None and previous.healthy:
-                detail = "; ".join(f"{k}: {describe_record(k, stats, base, previous)}" for k in bad)
-                history.hold(key, item.source, url, ctx.run_id, item.fetched_at, bad, detail,
-                             stats.text_len, rec.get("content_hash"), dumps(rec))
-                history.flag(ctx.run_id, item.source, stats.profile, url, bad, held=True)
-                self.crawler.stats.inc_value(stat_key(item.source, "held"))
-                held += 1
-                continue
-            history.note(key, item.source, url, ctx.run_id, item.fetched_at, stats)
-            if bad:
-                history.flag(ctx.run_id, item.source, stats.profile, url, bad)
-            kept.append(rec)
-        if not kept:
-            for n, (key, source, kind) in enumerate(item.pages):
-                store.fetched(key, source, kind, etag=item.etag if n == 0 else None,
-                              last_modified=item.last_modified if n == 0 else None,
-                              fetched_at=item.fetched_at)
-            raise DropItem(f"held: {item.url}")
-        item.records = kept
+            if "profile_missed" in stats.flags:
+                history.flag(ctx.run_id, g.source, stats.profile, url, ["profile_missed"])
+            return item
+        previous = history.stats(key) if prev is not None else None
+        stats = RecordStats.of(rec)
+        flags = record_flags(stats, base, previous)
+        rec["flags"] = list(rec.get("flags") or []) + [f for f in flags
+                                                      if f not in (rec.get("flags") or [])]
+        stats = RecordStats.of(rec)
+        bad = [f for f in flags if f in RECORD_KINDS]
+        if bad and previous is not None and previous.healthy:
+            detail = "; ".join(f"{k}: {describe_record(k, stats, base, previous)}" for k in bad)
+            history.hold(key, g.source, url, ctx.run_id, g.fetched_at, bad, detail,
+                         stats.text_len, rec.get("content_hash"), dumps(rec))
+            history.flag(ctx.run_id, g.source, stats.profile, url, bad, held=True)
+            self.inc(g.source, "held")
+            g.held += 1
+            raise self.drop(item, "held")
+        history.note(key, g.source, url, ctx.run_id, g.fetched_at, stats)
+        if bad:
+            history.flag(ctx.run_id, g.source, stats.profile, url, bad)
         return item

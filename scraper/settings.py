@@ -12,10 +12,19 @@ from urllib.parse import urlsplit
 
 from kirinuki.scraper.config import SourcesConfig
 
+# The Scrapy project settings module (scrapy.cfg at the repository root points here), so that
+# `scrapy crawl kirinuki -a sources=sources.toml` runs our spider; the spider then applies
+# `build_settings()` for its sources file. Only UPPER-CASE names are Scrapy settings.
+BOT_NAME = "kirinuki"
+SPIDER_MODULES = ["kirinuki.scraper.spider"]
 
-def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
-                   progress: bool = False) -> dict[str, Any]:
+
+def build_settings(config: SourcesConfig, *, log_level: str | None = "WARNING",
+                   progress: bool = False, workers: int | None = None) -> dict[str, Any]:
+    """Scrapy settings for a sources file (`log_level=None`: leave logging to the caller)."""
     crawl = config.crawl
+    if workers is None:
+        workers = crawl.workers
     slots: dict[str, dict[str, Any]] = {}
     for src in config.sources:
         for url in src.seed_urls():
@@ -32,8 +41,8 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
         host = key.rsplit(":", 1)[0] if not key.endswith("]") else key
         if host != key and (host not in slots or slots[host]["delay"] > slot["delay"]):
             slots[host] = dict(slot)
-    return {
-        "BOT_NAME": "kirinuki",
+    settings = {
+        "BOT_NAME": BOT_NAME,
         "USER_AGENT": crawl.user_agent,
         "ROBOTSTXT_OBEY": True,
         "COOKIES_ENABLED": False,
@@ -91,11 +100,18 @@ def build_settings(config: SourcesConfig, *, log_level: str = "WARNING",
             "kirinuki.scraper.item_pipelines.WritePipeline": 300,
         },
         "KIRINUKI_PROGRESS": progress,
+        # The cleaner (`cleaning.Cleaner`, the same one `pipelines.CleanPipeline` uses).
+        "KIRINUKI_WORKERS": workers,
+        "KIRINUKI_PROFILES_DIRS": list(crawl.profiles_dirs),
         # Scrapy starts this many tasks for every callback output; our callbacks yield one item.
         "CONCURRENT_ITEMS": 8,
         "DEFAULT_DROPITEM_LOG_LEVEL": "DEBUG",
-        "LOG_LEVEL": log_level,
-        "LOGSTATS_INTERVAL": 0 if log_level not in ("DEBUG", "INFO") else 60.0,
-        "STATS_DUMP": log_level == "DEBUG",
         "MEMUSAGE_ENABLED": True,
     }
+    if log_level is not None:
+        settings.update({
+            "LOG_LEVEL": log_level,
+            "LOGSTATS_INTERVAL": 0 if log_level not in ("DEBUG", "INFO") else 60.0,
+            "STATS_DUMP": log_level == "DEBUG",
+        })
+    return settings

@@ -4,25 +4,29 @@ Site knowledge stays in the sources file and the cleaning profiles; the spider o
 of discovery documents (feed, sitemap, listing) and the incremental rules:
 - every discovered article URL goes to the state as pending before the document that listed it
   gets its validators stored (so a 304 later never hides unfetched links of a killed run);
-- article requests are made from that frontier a batch at a time by `start()` (memory stays flat
-  however large a sitemap is; a killed run's leftovers come first);
+- article requests are made from that frontier a batch at a time (memory stays flat however
+  large a sitemap is; a killed run's leftovers come first): `start()` yields the first batch,
+  callbacks top the batch up as answers come in, and `spider_idle` hands out what is left;
 - an article already fetched is not fetched again unless discovery says it changed (lastmod),
   and then conditionally;
-- multi-page articles are fetched page after page inside one callback and merged by the cleaner.
+- cleaning runs off the reactor (`cleaning.Cleaner`); a multi-page article's next page is a
+  request whose callback carries the pages so far, and the last one yields the merged records,
+  one item per record (`items.RecordItem`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
 from kirinuki.pipelines.hosts import on_domain
-from kirinuki.scraper.cleaning import LinkPolicy, PageArgs
+from kirinuki.scraper.cleaning import Cleaner, LinkPolicy, PageArgs
 from kirinuki.scraper.config import CrawlSettings, Source
 from kirinuki.scraper.context import CrawlContext, stat_key
 from kirinuki.scraper.discovery import (
@@ -35,10 +39,10 @@ from kirinuki.scraper.discovery import (
     parse_sitemap,
     rewrite_origin,
 )
-from kirinuki.scraper.items import ArticleItem
+from kirinuki.scraper.items import KEEP_HEADERS, PageGroup, RecordItem
 from kirinuki.scraper.state import utcnow
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -46,10 +50,9 @@ from twisted.python.failure import Failure
 logger = logging.getLogger(__name__)
 
 MAX_CHILD_SITEMAPS = 500
-FEED_LOW_WATER = 32  # refill the scheduler from the frontier below this many requests
+FEED_LOW_WATER = 32  # top up article requests from the frontier below this many in flight
 FEED_BATCH = 32
 DISCOVERY_KINDS = ("feed", "sitemap", "listing")
-_KEEP_HEADERS = ("content-type", "content-language", "last-modified", "etag", "date")
 
 
 def allows(url: str, hosts: frozenset[str], domains: tuple[str, ...] = ()) -> bool:
@@ -92,19 +95,41 @@ class SourcesSpider(scrapy.Spider):
         self.context = context
         crawl = context.config.crawl
         self.books = {s.name: SourceBook(s, crawl) for s in context.config.sources}
-        self.discovery_inflight = 0  # feeds/sitemaps/listings requested, not yet answered
+        self.articles_inflight = 0  # article requests made, not yet answered
+        self.own_run: tuple[Path, float, str] | None = None  # (state file, start) under `scrapy crawl`
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourcesSpider:
+        """`kirinuki crawl` passes its run `context`; `scrapy crawl kirinuki -a sources=FILE
+        [-a out=DIR] [-a state=FILE] [-a max_articles=N]` opens (and closes) the run here."""
+        own_run = None
+        if kwargs.get("context") is None:
+            kwargs["context"], own_run = _open_run(crawler, kwargs)
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.own_run = own_run
         crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._on_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        spider.cleaner = Cleaner.from_crawler(crawler)
+        spider.cleaner.warm_up()
         return spider
 
-    async def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
-        self.context.stats = dict(self.crawler.stats.get_stats())
+    def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
+        stats = self.crawler.stats
+        stats.set_value("kirinuki/cleaner/peak_rss_kb", self.cleaner.peak_rss_kb())
+        stats.set_value("kirinuki/cleaner/restarts", self.cleaner.restarts)
+        self.context.stats = dict(stats.get_stats())
         self.context.stats["finish_reason"] = reason
-        await self.context.pool.aclose()
+        if self.own_run is not None:
+            _close_run(self.context, *self.own_run)
+
+    def _on_idle(self, spider: scrapy.Spider) -> None:
+        """Nothing in flight: hand out what is left in the frontier, or let the spider close."""
+        reqs = self._next_articles(FEED_BATCH)
+        for req in reqs:
+            self.crawler.engine.crawl(req)
+        if reqs:
+            raise DontCloseSpider
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -165,27 +190,16 @@ class SourcesSpider(scrapy.Spider):
             for url in src.start_urls:
                 if (req := self._listing_request(book, url, seed=True)) is not None:
                     yield req
-        # Articles come from the frontier in the state file, a few at a time, so memory does
+        # Articles come from the frontier in the state file, a batch at a time, so memory does
         # not grow with the size of a sitemap, and a killed run's leftovers come first.
-        while True:
-            if self._backlog() >= FEED_LOW_WATER:
-                await asyncio.sleep(0.02)
-                continue
-            reqs = self._next_articles(FEED_BATCH)
-            if reqs:
-                for req in reqs:
-                    yield req
-                continue
-            if self.discovery_inflight > 0:
-                await asyncio.sleep(0.02)
-                continue
-            return
+        for req in self._top_up():
+            yield req
 
-    def _backlog(self) -> int:
-        try:
-            return len(self.crawler.engine.scheduler)  # type: ignore[arg-type]
-        except (RuntimeError, TypeError, AttributeError):
-            return 0
+    def _top_up(self) -> list[Request]:
+        """Article requests from the frontier when fewer than FEED_LOW_WATER are in flight."""
+        if self.articles_inflight >= FEED_LOW_WATER:
+            return []
+        return self._next_articles(FEED_BATCH)
 
     def _next_articles(self, limit: int) -> list[Request]:
         crawl = self.context.config.crawl
@@ -201,6 +215,7 @@ class SourcesSpider(scrapy.Spider):
                 book.cursor = rowid
                 book.scheduled += 1
                 reqs.append(self._article_request(book, st))
+        self.articles_inflight += len(reqs)
         return reqs
 
     def _doc_request(self, book: SourceBook, url: str, kind: str, callback: Any) -> Request | None:
@@ -208,7 +223,6 @@ class SourcesSpider(scrapy.Spider):
         if norm in book.seen_docs:
             return None
         book.seen_docs.add(norm)
-        self.discovery_inflight += 1
         return Request(
             url, callback=callback, errback=self.on_error, dont_filter=True,
             headers=self._conditional(self.store.get(norm)), meta=self._meta(book, kind, norm),
@@ -232,7 +246,7 @@ class SourcesSpider(scrapy.Spider):
         )
 
     def _note_articles(self, book: SourceBook, entries: Iterable[Entry], parent: str) -> None:
-        """Record discovered article links in the frontier (the feeder in `start` fetches them)."""
+        """Record discovered article links in the frontier (`_top_up` requests them from there)."""
         src = book.source
         cands = []
         for e in entries:
@@ -257,7 +271,6 @@ class SourcesSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
-        self.discovery_inflight -= 1
         if response.status == 304:
             self._inc(book.source.name, "not_modified")
             self.store.fetched(norm, book.source.name, kind)
@@ -269,11 +282,10 @@ class SourcesSpider(scrapy.Spider):
             return []
         self._note_articles(book, entries, norm)
         self._save_doc(response, book, kind, norm)
-        return []
+        return self._top_up()
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
-        self.discovery_inflight -= 1
         src = book.source
         if response.status == 304:
             self._inc(src.name, "not_modified")
@@ -304,13 +316,12 @@ class SourcesSpider(scrapy.Spider):
             reqs = [r for u in kids if (r := self._doc_request(book, u, "sitemap", self.parse_sitemap))]
         else:
             self._note_articles(book, sm.entries, norm)
-            reqs = []
+            reqs = self._top_up()
         self._save_doc(response, book, kind, norm)
         return reqs
 
     def parse_listing(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
-        self.discovery_inflight -= 1
         src = book.source
         if response.status == 304:
             self._inc(src.name, "not_modified")
@@ -335,79 +346,102 @@ class SourcesSpider(scrapy.Spider):
         self.store.discovered(src.name, "listing", norm,
                               [(normalize_url(u), None, None, None) for u in listings])
         reqs = [r for u in listings if (r := self._listing_request(book, u)) is not None]
+        reqs += self._top_up()
         self._save_doc(response, book, kind, norm)
         return reqs
 
     # -- articles -----------------------------------------------------------------------------
 
-    async def parse_article(self, response: Response) -> AsyncIterator[ArticleItem]:
+    async def parse_article(self, response: Response, chain: Chain | None = None
+                            ) -> AsyncIterator[Request | RecordItem]:
+        """An article's first page, or (with `chain`) a later page of a multi-page article."""
         book, _kind, norm = self._book(response)
         src = book.source
-        fetched_at = utcnow()
-        if response.status == 304:
-            self._inc(src.name, "unchanged")
-            self.store.fetched(norm, src.name, "article", fetched_at=fetched_at)
+        if chain is None:
+            self.articles_inflight -= 1
+            fetched_at = utcnow()
+            if response.status == 304:
+                self._inc(src.name, "unchanged")
+                self.store.fetched(norm, src.name, "article", fetched_at=fetched_at)
+                for req in self._top_up():
+                    yield req
+                return
+            self._inc(src.name, "fetched")
+            chain = Chain(
+                group=PageGroup(
+                    source=src.name, url=norm, final_url=response.url,
+                    pages=[(norm, src.name, "article")],
+                    hints=response.meta.get("kirinuki_hints") or (None, None),
+                    fetched_at=fetched_at, etag=_header(response, "ETag"),
+                    last_modified=_header(response, "Last-Modified")),
+                pages=[self._page_args(response, src, fetched_at)],
+                known=[norm, normalize_url(response.url)], policy=book.policy)
+        elif response.status != 200:
+            self._page_failed(chain, response.url, f"http_{response.status}")
+        else:
+            chain.pages.append(self._page_args(response, src, chain.group.fetched_at))
+            chain.group.pages.append((norm, src.name, "page"))
+            if len(chain.pages) >= chain.policy.max_pages:
+                chain.todo.clear()
+        async for out in self._advance(book, chain):
+            yield out
+
+    async def on_page_error(self, failure: Failure) -> AsyncIterator[Request | RecordItem]:
+        """A later page failed: keep what we have rather than lose the article."""
+        request = failure.request  # type: ignore[attr-defined]
+        book, _kind, _norm = self._book(request)
+        chain = request.cb_kwargs["chain"]
+        self._page_failed(chain, request.url, failure_reason(failure.value))
+        async for out in self._advance(book, chain):
+            yield out
+
+    def _page_failed(self, chain: Chain, url: str, reason: str) -> None:
+        logger.info("page %s failed: %s", url, reason)
+        self._inc(chain.group.source, "partial")
+        chain.policy = replace(chain.policy, max_pages=len(chain.pages))
+
+    async def _advance(self, book: SourceBook, chain: Chain) -> AsyncIterator[Request | RecordItem]:
+        """Ask the cleaner for the next page (then request it) or for the records."""
+        result = await self.cleaner.process(chain.pages, chain.policy, chain.known + chain.todo)
+        if result[0] == "more":
+            chain.todo.extend(result[1])
+            next_url = chain.todo.pop(0)
+            next_norm = normalize_url(next_url)
+            chain.known.append(next_norm)
+            yield Request(next_url, callback=self.parse_article, errback=self.on_page_error,
+                          cb_kwargs={"chain": chain}, dont_filter=True, priority=20,
+                          meta=self._meta(book, "page", next_norm))
             return
-        self._inc(src.name, "fetched")
-        pages = [self._page_args(response, src, fetched_at)]
-        page_keys = [(norm, src.name, "article")]
-        known = [norm, normalize_url(response.url)]
-        todo: list[str] = []
-        policy = book.policy
-        while True:
-            result = await self.context.pool.process(pages, policy, known + todo)
-            if result[0] != "more":
-                break
-            todo.extend(result[1])
-            next_url = todo.pop(0)
-            known.append(normalize_url(next_url))
-            resp = await self._fetch_page(book, next_url)
-            if resp is None:
-                # A missing later page: keep what we have rather than lose the article.
-                self._inc(src.name, "partial")
-                policy = replace(policy, max_pages=len(pages))
-                continue
-            pages.append(self._page_args(resp, src, fetched_at))
-            page_keys.append((normalize_url(next_url), src.name, "page"))
-            if len(pages) >= policy.max_pages:
-                todo.clear()
+        for out in self._finish(chain, result):
+            yield out
+        for req in self._top_up():
+            yield req
+
+    def _finish(self, chain: Chain, result: tuple) -> list[RecordItem]:
+        g = chain.group
         outcome = result[0]
         if outcome == "records":
-            yield ArticleItem(
-                source=src.name, url=norm, final_url=response.url, pages=page_keys,
-                records=list(result[1]), hints=response.meta.get("kirinuki_hints") or (None, None),
-                fetched_at=fetched_at, etag=_header(response, "ETag"),
-                last_modified=_header(response, "Last-Modified"),
-            )
-        elif outcome == "rejected":
+            records = list(result[1])
+            g.pending = len(records)
+            g.first_hash = records[0].get("content_hash") if records else None
+            return [RecordItem(rec, g, i) for i, rec in enumerate(records)]
+        if outcome == "rejected":
             reason = result[1]
-            self._inc(src.name, "rejected")
-            self._inc(src.name, f"rejected/{reason}")
-            for key, source, kind in page_keys:
+            self._inc(g.source, "rejected")
+            self._inc(g.source, f"rejected/{reason}")
+            for key, source, kind in g.pages:
                 self.store.fetched(key, source, kind, status="rejected", reason=reason,
-                                   fetched_at=fetched_at)
-            logger.info("rejected %s: %s %s", norm, reason, result[2])
+                                   fetched_at=g.fetched_at)
+            logger.info("rejected %s: %s %s", g.url, reason, result[2])
         else:
-            self._fail(src.name, "article", norm, "clean_error")
-
-    async def _fetch_page(self, book: SourceBook, url: str) -> Response | None:
-        """Fetch a later page of an article directly (downloader middlewares still apply)."""
-        norm = normalize_url(url)
-        req = Request(url, dont_filter=True, priority=20, meta=self._meta(book, "page", norm))
-        try:
-            resp = await self.crawler.engine.download_async(req)
-        except Exception as exc:  # noqa: BLE001 - any download failure ends the page chain
-            logger.info("page %s failed: %s", url, failure_reason(exc))
-            return None
-        if resp.status != 200:
-            logger.info("page %s failed: http_%d", url, resp.status)
-            return None
-        return resp
+            reason = result[1] if result[1] in ("clean_timeout", "worker_died") else "clean_error"
+            self._fail(g.source, "article", g.url, reason)
+        return []
 
     @staticmethod
     def _page_args(response: Response, src: Source, fetched_at: str) -> PageArgs:
         headers = {}
-        for name in _KEEP_HEADERS:
+        for name in KEEP_HEADERS:
             v = _header(response, name)
             if v is not None:
                 headers[name] = v
@@ -416,16 +450,86 @@ class SourcesSpider(scrapy.Spider):
 
     # -- failures -----------------------------------------------------------------------------
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> list[Request]:
         request = failure.request  # type: ignore[attr-defined]
         book, kind, norm = self._book(request)
-        if kind in DISCOVERY_KINDS:
-            self.discovery_inflight -= 1
         self._fail(book.source.name, kind, norm, failure_reason(failure.value, request))
+        if kind == "article":
+            self.articles_inflight -= 1
+            return self._top_up()
+        return []
 
     def _on_dropped(self, request: Request, spider: scrapy.Spider) -> None:
-        if request.meta.get("kirinuki_kind") in DISCOVERY_KINDS:
-            self.discovery_inflight -= 1
+        if request.meta.get("kirinuki_kind") == "article":
+            self.articles_inflight -= 1
+
+
+@dataclass(eq=False)
+class Chain:
+    """A multi-page article being fetched: the pages so far and where to go next."""
+
+    group: PageGroup
+    pages: list[PageArgs]
+    known: list[str]
+    policy: LinkPolicy
+    todo: list[str] = field(default_factory=list)
+
+
+def _open_run(crawler: Any, kwargs: dict[str, Any]) -> tuple[CrawlContext, tuple[Path, float, str]]:
+    """Open a run for `scrapy crawl kirinuki`: sources, settings, state and JSONL, as
+    `kirinuki crawl` does (`-a` arguments, else the KIRINUKI_SOURCES / KIRINUKI_OUT settings)."""
+    from kirinuki.scraper.command import new_run_id
+    from kirinuki.scraper.config import check_profiles, load_sources, with_max_articles
+    from kirinuki.scraper.settings import build_settings
+    from kirinuki.scraper.state import JsonlWriter, Store
+
+    from kirinuki import pipelines
+
+    settings = crawler.settings
+    config = load_sources(kwargs.pop("sources", None) or settings.get("KIRINUKI_SOURCES")
+                          or "sources.toml")
+    check_profiles(config, pipelines.load_profiles(extra_dirs=config.crawl.profiles_dirs).names())
+    limit = kwargs.pop("max_articles", None)
+    config = with_max_articles(config, int(limit) if limit else None)
+    out = Path(kwargs.pop("out", None) or settings.get("KIRINUKI_OUT") or "out")
+    state = Path(kwargs.pop("state", None) or out / "state.sqlite")
+    for name, value in build_settings(config, log_level=None).items():
+        settings.set(name, value, priority="spider")  # the command line (-s) still wins
+    store = Store(state)
+    try:
+        for path, n in store.recover():
+            logger.warning("completed interrupted run %s (+%d records)", path, n)
+        run_id = new_run_id(out)
+        writer = JsonlWriter(out / f"{run_id}.jsonl")
+        store.start_run(run_id, writer.path)
+    except BaseException:
+        store.close()
+        raise
+    return CrawlContext(config, store, writer, run_id), (state, time.monotonic(), utcnow())
+
+
+def _close_run(ctx: CrawlContext, state: Path, started: float, started_at: str) -> None:
+    from kirinuki.scraper.command import print_summary
+    from kirinuki.scraper.history import History
+    from kirinuki.scraper.run_health import finish_health
+
+    from kirinuki.safe_output import write_json_atomic
+
+    try:
+        if ctx.fatal is not None:
+            logger.error("%s; stopped run %s and left it unfinished (the next run completes its "
+                         "file from the state)", ctx.fatal, ctx.run_id)
+            return
+        ctx.writer.close()
+        ctx.store.mark_checked(ctx.run_id, ctx.writer.path, ctx.writer.count)
+        summary = ctx.summary(state, time.monotonic() - started)
+        alerts = finish_health(History(ctx.store.db), ctx.run_id, started_at, summary["sources"])
+        summary["alerts"] = [a.as_dict() for a in alerts]
+        ctx.store.finish_run(ctx.run_id, summary)
+        write_json_atomic(ctx.output.with_name(f"{ctx.run_id}.summary.json"), summary)
+        print_summary(summary)
+    finally:
+        ctx.store.close()
 
 
 def _header(response: Response, name: str) -> str | None:
