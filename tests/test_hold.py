@@ -8,7 +8,7 @@ import pytest
 from kirinuki.scraper.health import RecordStats
 from kirinuki.scraper.history import History
 from kirinuki.scraper.hold import HealthPipeline
-from kirinuki.scraper.items import ArticleItem
+from kirinuki.scraper.items import PageGroup, RecordItem
 from kirinuki.scraper.state import Emit, Store
 from scrapy.exceptions import DropItem
 
@@ -29,16 +29,17 @@ def _record(url: str, text: str, method: str = "profile", chash: str | None = No
             "extraction": {"profile": "p", "method": method}, "flags": flags or []}
 
 
-def _item(rec: dict) -> ArticleItem:
-    return ArticleItem("s", rec["url"], rec["url"], [(rec["url"], "s", "article")], [rec],
-                       fetched_at="2026-03-02T00:00:00+00:00", etag='"e2"')
+def _item(rec: dict) -> RecordItem:
+    group = PageGroup("s", rec["url"], rec["url"], [(rec["url"], "s", "article")],
+                      fetched_at="2026-03-02T00:00:00+00:00", etag='"e2"', pending=1, valid=1)
+    return RecordItem(rec, group)
 
 
 @pytest.fixture
 def setup(tmp_path):
     store = Store(tmp_path / "state.sqlite")
     stats = _Stats()
-    ctx = SimpleNamespace(store=store, run_id="run-2")
+    ctx = SimpleNamespace(store=store, run_id="run-2", fatal=None)
     crawler = SimpleNamespace(spider=SimpleNamespace(context=ctx), stats=stats)
     history = History(store.db)
     body = "本文の段落です。" * 40
@@ -79,10 +80,10 @@ def test_new_articles_flow_flagged_and_unchanged_ones_still_alert(setup):
     pipe, _store, history, _stats = setup
     new = _record("http://s.test/new.html", "短い。", chash="n")
     out = pipe.process_item(_item(new))
-    assert out.records[0]["flags"] == ["short_text"]  # below the source's baseline, not held
+    assert out.record["flags"] == ["short_text"]  # below the source's baseline, not held
     same = _record("http://s.test/a3.html", "本文の段落です。" * 40, method="generic",
                    flags=["profile_missed"])  # same hash as stored: unchanged text
-    assert pipe.process_item(_item(same)).records == [same]
+    assert pipe.process_item(_item(same)).record == same
     kinds = [(u, f, h) for _s, _p, u, f, h in history.flagged("run-2")]
     assert kinds == [("http://s.test/new.html", ["short_text"], False),
                      ("http://s.test/a3.html", ["profile_missed"], False)]
