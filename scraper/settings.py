@@ -99,6 +99,10 @@ def build_settings(config: SourcesConfig, *, log_level: str | None = "WARNING",
             "kirinuki.scraper.item_pipelines.DedupPipeline": 200,
             "kirinuki.scraper.item_pipelines.WritePipeline": 300,
         },
+        # Articles are requested a batch at a time from the frontier: FIFO keeps its order (a
+        # killed run's leftovers first, then discovery order) instead of Scrapy's default LIFO.
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "KIRINUKI_PROGRESS": progress,
         # The cleaner (`cleaning.Cleaner`, the same one `pipelines.CleanPipeline` uses).
         "KIRINUKI_WORKERS": workers,
