@@ -13,6 +13,14 @@ from kirinuki import clean_cmd
 def _profiles(args: argparse.Namespace) -> int:
     from kirinuki.pipelines.profiles import ProfileError, load_profile_file, profile_dirs
 
+    if args.action == "check":
+        if not args.dir:
+            print("kirinuki profiles check: give the directory to check", file=sys.stderr)
+            return 2
+        from kirinuki.profiles_check import check_dir
+
+        return check_dir(args.dir)
+
     rows, bad = [], 0
     for d in profile_dirs(args.profiles_dir):
         if not d.is_dir():
@@ -87,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     clean_cmd.add_arguments(p)
     p.set_defaults(func=clean_cmd.run)
 
-    p = sub.add_parser("profiles", help="list the site profiles and check that each loads")
+    p = sub.add_parser("profiles", help="list the site profiles and check that each loads; "
+                       "`profiles check DIR` validates a profile directory and runs its fixtures")
+    p.add_argument("action", nargs="?", choices=["list", "check"], default="list")
+    p.add_argument("dir", nargs="?", help="with check: the profile directory (its fixtures below it)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--profiles-dir", action="append", default=[], help="extra profile directory")
     p.set_defaults(func=_profiles)
