@@ -6,20 +6,32 @@ typo never turns into a silent half-crawl. No Scrapy here: the CLI and the demo 
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import re2
+import regex
 from kirinuki.pipelines.toml_check import compile_regex, did_you_mean, read_toml, unknown_key
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; kirinuki/0.1; +https://github.com/kirinuki/kirinuki)"
 
 
 class SourcesError(ValueError):
     """The sources file is wrong; the message names the file, the source and the key."""
+
+
+class UrlPattern(Protocol):
+    """A compiled URL pattern (RE2): `search(url)` is truthy when the URL matches."""
+
+    def search(self, text: str) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +72,9 @@ class Source:
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
     start_urls: tuple[str, ...] = ()
-    article_pattern: re.Pattern[str] | None = None
-    follow_pattern: re.Pattern[str] | None = None
-    sitemap_pattern: re.Pattern[str] | None = None
+    article_pattern: UrlPattern | None = None
+    follow_pattern: UrlPattern | None = None
+    sitemap_pattern: UrlPattern | None = None
     allowed_domains: tuple[str, ...] = ()
     mirror_of: str | None = None
     max_articles: int | None = None
@@ -181,19 +193,37 @@ def _non_negative(v: Any, label: str, key: str) -> float:
     return _number(v, label, key, minimum=0.0)
 
 
+def _int_in(lo: int, hi: int) -> Callable[[Any, str, str], int]:
+    return lambda v, label, key: _int(v, label, key, minimum=lo, maximum=hi)
+
+
+def _float_in(lo: float, hi: float) -> Callable[[Any, str, str], float]:
+    return lambda v, label, key: _number(v, label, key, minimum=lo, maximum=hi)
+
+
+# Limits: a value that switches a limit off (a 0 timeout or size, which Scrapy reads as "none"),
+# a negative delay, inf/nan, or one so large that it is no limit at all is a config error.
+# Shared by [crawl] and the per-source overrides: one bound per key.
+_LIMITS: dict[str, Callable[[Any, str, str], Any]] = {
+    "download_delay": _float_in(0.0, 3600.0),
+    "download_timeout": _float_in(0.1, 3600.0),
+    "retry_backoff": _float_in(0.0, 3600.0),
+    "concurrent_requests": _int_in(1, 64),
+    "retry_times": _int_in(0, 20),
+    "max_redirects": _int_in(1, 30),
+    "max_pages_per_article": _int_in(1, 200),
+    "max_listing_pages": _int_in(1, 100_000),
+    "max_attempts": _int_in(1, 100),
+    "concurrent_requests_total": _int_in(1, 512),
+    "max_articles": _at_least(0),  # 0 fetches nothing; absent means no cap
+    "workers": _int_in(0, 256),
+}
+MIN_RESPONSE_SIZE = 1024
+MAX_RESPONSE_SIZE = 1024**3
+
+
 _CRAWL_CHECKS: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
-    ("download_delay", _non_negative),
-    ("download_timeout", _non_negative),
-    ("retry_backoff", _non_negative),
-    ("concurrent_requests", _at_least(1)),
-    ("retry_times", _at_least(0)),
-    ("max_redirects", _at_least(1)),
-    ("max_pages_per_article", _at_least(1)),
-    ("max_listing_pages", _at_least(1)),
-    ("max_attempts", _at_least(1)),
-    ("concurrent_requests_total", _at_least(1)),
-    ("max_articles", _at_least(0)),
-    ("workers", _at_least(0)),
+    *_LIMITS.items(),
     ("schedule", lambda v, label, key: _schedule(v, label, key)),
     ("recheck_after", lambda v, label, key: _duration(v, label, key)),
     ("recheck_limit", _at_least(0)),
@@ -255,11 +285,11 @@ def _check_keys(raw: dict[str, Any], allowed: set[str], label: str) -> None:
 
 
 _SOURCE_OVERRIDES: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
-    ("max_articles", lambda v, label, key: _int(v, label, key, minimum=0)),
-    ("max_listing_pages", lambda v, label, key: _int(v, label, key, minimum=1)),
-    ("download_delay", lambda v, label, key: _number(v, label, key, minimum=0.0)),
-    ("download_timeout", lambda v, label, key: _number(v, label, key, minimum=0.1)),
-    ("concurrent_requests", lambda v, label, key: _int(v, label, key, minimum=1)),
+    ("max_articles", _LIMITS["max_articles"]),
+    ("max_listing_pages", _LIMITS["max_listing_pages"]),
+    ("download_delay", _LIMITS["download_delay"]),
+    ("download_timeout", _LIMITS["download_timeout"]),
+    ("concurrent_requests", _LIMITS["concurrent_requests"]),
     ("autothrottle", lambda v, label, key: _bool(v, label, key)),
     ("schedule", lambda v, label, key: _schedule(v, label, key)),
     ("recheck_after", lambda v, label, key: _duration(v, label, key)),
@@ -286,15 +316,19 @@ def _duration(v: Any, label: str, key: str) -> str:
     return _schedule_text(v, label, key, "parse_duration")
 
 
-def _number(v: Any, label: str, key: str, minimum: float) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < minimum:
-        raise SourcesError(f"{label}: key {key!r}: must be a number >= {minimum:g}, got {v!r}")
+def _number(v: Any, label: str, key: str, minimum: float, maximum: float = math.inf) -> float:
+    if (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+            or not minimum <= v <= maximum):
+        bound = f">= {minimum:g}" if maximum == math.inf else f"from {minimum:g} to {maximum:g}"
+        raise SourcesError(f"{label}: key {key!r}: must be a number {bound}, got {v!r}")
     return float(v)
 
 
-def _int(v: Any, label: str, key: str, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise SourcesError(f"{label}: key {key!r}: must be an integer >= {minimum}, got {v!r}")
+def _int(v: Any, label: str, key: str, minimum: int, maximum: int | None = None) -> int:
+    if (isinstance(v, bool) or not isinstance(v, int) or v < minimum
+            or (maximum is not None and v > maximum)):
+        bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise SourcesError(f"{label}: key {key!r}: must be an integer {bound}, got {v!r}")
     return v
 
 
@@ -318,21 +352,63 @@ def _check_url(u: Any, label: str, key: str) -> None:
         raise SourcesError(f"{label}: key {key!r}: not an absolute http(s) URL: {u!r}")
 
 
-def _regex(v: Any, label: str, key: str) -> re.Pattern[str]:
+# A pattern RE2 cannot run (lookaround, backreferences) gets this long per URL, then no match.
+PATTERN_TIMEOUT = 0.05
+
+
+class _TimedPattern:
+    """A backtracking pattern (the `regex` module) that gives up on a URL after a deadline."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled = regex.compile(pattern)
+
+    def search(self, text: str) -> Any:
+        try:
+            return self._compiled.search(text, timeout=PATTERN_TIMEOUT)
+        except TimeoutError:
+            logger.warning("URL pattern %r gave up on %.200s after %gs", self.pattern, text,
+                           PATTERN_TIMEOUT)
+            return None
+
+
+def _regex(v: Any, label: str, key: str) -> UrlPattern:
+    """URL patterns run on site-controlled URLs in the reactor thread, so none may backtrack
+    without bound: `(a+)+$` would hang the crawl where no signal can stop it. Compiled with
+    RE2 (linear time); a pattern RE2 cannot run (lookbehind, backreferences) runs on the
+    `regex` module with a per-URL timeout instead."""
     if not isinstance(v, str) or not v:
         raise SourcesError(f"{label}: key {key!r}: must be a regular expression string")
     try:
-        return compile_regex(v)
+        compile_regex(v)  # Python's syntax check first: its messages are the clearer ones
     except ValueError as exc:
         raise SourcesError(f"{label}: key {key!r}: {exc}") from None
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(v, options=options)
+    except re2.error:
+        pass
+    try:
+        return _TimedPattern(v)
+    except regex.error as exc:
+        raise SourcesError(f"{label}: key {key!r}: bad regular expression {v!r}: {exc}") from None
 
 
 def _size(v: Any, label: str, key: str) -> int:
-    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-        return v
-    m = _SIZE_RE.match(v) if isinstance(v, str) else None
-    if not m:
-        raise SourcesError(f"{label}: key {key!r}: must be bytes or a size like \"10MB\", got {v!r}")
-    unit = (m.group(2) or "b").lower()[0]
-    mult = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
-    return int(float(m.group(1)) * mult)
+    """Bytes, or a size like "10MB"; 0 (Scrapy: no cap) and absurd sizes are refused."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        n = v
+    else:
+        m = _SIZE_RE.match(v) if isinstance(v, str) else None
+        if not m:
+            raise SourcesError(
+                f"{label}: key {key!r}: must be bytes or a size like \"10MB\", got {v!r}")
+        unit = (m.group(2) or "b").lower()[0]
+        mult = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+        n = int(float(m.group(1)) * mult)
+    if not MIN_RESPONSE_SIZE <= n <= MAX_RESPONSE_SIZE:
+        raise SourcesError(
+            f"{label}: key {key!r}: must be from 1KB to 1GB (0 would switch the cap off), "
+            f"got {v!r}")
+    return n

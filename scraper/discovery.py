@@ -51,10 +51,15 @@ class Sitemap:
     entries: tuple[Entry, ...] = ()
 
 
+# Longer links are skipped: the sitemap protocol caps <loc> at 2,048 characters and browsers
+# at a few thousand; a site-made 1 MB "URL" would only cost pattern matching and state rows.
+MAX_URL_CHARS = 4096
+
+
 def _join(base: str, href: str | None) -> str | None:
     """One malformed link (`http://[bad/`, a port of `abc`) is skipped, not the whole document."""
     url = safe_urljoin(base, href)
-    if url is None:
+    if url is None or len(url) > MAX_URL_CHARS:
         return None
     try:
         _ = urlsplit(url).port  # raises on a malformed port

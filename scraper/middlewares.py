@@ -1,7 +1,8 @@
 """Politeness and safety components wired into Scrapy by `scraper.settings`.
 
-- `SourceOffsiteMiddleware`: a request may only go to its own source's hosts, redirects included
-  (Scrapy's OffsiteMiddleware knows one domain list per spider and lets `dont_filter` through).
+- `SourceOffsiteMiddleware`: a request may only go to its own source's hosts, redirects included,
+  robots.txt and its redirects too (Scrapy's OffsiteMiddleware knows one domain list per spider
+  and lets `dont_filter` through).
 - `BackoffRetryMiddleware` + `BackoffDelayMiddleware`: Scrapy retries at once; we wait
   `retry_backoff * 2**(n-1)` seconds (or the server's Retry-After) before retry n.
 - `SafeRobotsTxtMiddleware`: robots.txt obeyed also by requests that wait for its download.
@@ -43,13 +44,18 @@ class SourceOffsiteMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
+        books = self.crawler.spider.books
         name = request.meta.get("kirinuki_source")
-        if name is None:
-            return None  # robots.txt and other internal requests
-        book = self.crawler.spider.books[name]
-        if not book.allows(request.url):
+        if name is not None:
+            allowed = books[name].allows(request.url)
+        else:
+            # robots.txt (Scrapy's own request, no source) and each of its redirect hops: only
+            # to the hosts of a source that the first URL of the chain belongs to.
+            first = (request.meta.get("redirect_urls") or [request.url])[0]
+            allowed = any(b.allows(first) and b.allows(request.url) for b in books.values())
+        if not allowed:
             self.crawler.stats.inc_value("kirinuki/offsite_filtered")
-            raise IgnoreRequest(f"offsite request to {request.url} (source {name})")
+            raise IgnoreRequest(f"offsite request to {request.url} (source {name or 'robots.txt'})")
         return None
 
 

@@ -40,7 +40,7 @@ def _src(**kw):
     (_src(feeds=[], start_urls=[]), "source 'site': no discovery"),
     (_src(feeds=["not a url"]), "source 'site': key 'feeds': not an absolute http(s) URL"),
     (_src(download_delay="fast"), "source 'site': key 'download_delay': must be a number"),
-    (_src(concurrent_requests=0), "source 'site': key 'concurrent_requests': must be an integer >= 1"),
+    (_src(concurrent_requests=0), "source 'site': key 'concurrent_requests': must be an integer from 1 to 64"),
     (_src(autothrottle="yes"), "source 'site': key 'autothrottle': must be true or false"),
     (_src(start_urls=["https://example.jp/"]), "source 'site': key 'article_pattern': required"),
     ({"sources": [{"feeds": ["https://x.jp/"]}]}, "[[sources]] #1: key 'name': required"),
