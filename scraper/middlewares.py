@@ -43,7 +43,7 @@ class SourceOffsiteMiddleware:
     def from_crawler(cls, crawler: Any) -> SourceOffsiteMiddleware:
         return cls(crawler)
 
-    def process_request(self, request: Request) -> None:
+    def process_request(self, request: Request, spider: Any = None) -> None:
         books = self.crawler.spider.books
         name = request.meta.get("kirinuki_source")
         if name is not None:
@@ -87,11 +87,16 @@ class SafeRobotsTxtMiddleware(RobotsTxtMiddleware):
         if rp is None:
             return
         agent = self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent)
-        delay = rp.crawl_delay(agent)
+        # Scrapy >= 2.18 parsers answer crawl_delay(); before, Protego's own parser (`rp.rp`) does.
+        crawl_delay = getattr(rp, "crawl_delay", None) or getattr(getattr(rp, "rp", None),
+                                                                  "crawl_delay", None)
+        delay = crawl_delay(agent) if crawl_delay is not None else None
         if not delay:
             return
         downloader = self.crawler.engine.downloader
-        slot = downloader.slots.get(downloader.get_slot_key(request))
+        # Our requests name their slot (meta download_slot); Scrapy's fallback is the host name.
+        key = request.meta.get("download_slot") or urlparse_cached(request).hostname or ""
+        slot = downloader.slots.get(key)
         if slot is not None:
             slot.delay = max(slot.delay, min(float(delay), MAX_CRAWL_DELAY))
 
@@ -103,9 +108,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
         super().__init__(settings)
         self.backoff = settings.getfloat("KIRINUKI_RETRY_BACKOFF", 1.0)
 
-    def process_response(self, request: Request, response: Response) -> Any:
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
         result = super().process_response(request, response)
         if isinstance(result, Request):
+            self._backoff(result)
             retry_after = _retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:
                 result.meta["kirinuki_backoff"] = max(
@@ -113,18 +119,22 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 )
         return result
 
-    def _retry(self, request: Request, reason: Any) -> Request | None:
-        new = super()._retry(request, reason)
-        if new is not None:
-            n = new.meta.get("retry_times", 1)
-            new.meta["kirinuki_backoff"] = min(self.backoff * 2 ** (n - 1), MAX_BACKOFF)
-        return new
+    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> Any:
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request):
+            self._backoff(result)
+        return result
+
+    def _backoff(self, retry: Request) -> None:
+        """Wait before retry n: `retry_backoff * 2**(n-1)` (public hooks only, no `_retry`)."""
+        n = retry.meta.get("retry_times", 1)
+        retry.meta["kirinuki_backoff"] = min(self.backoff * 2 ** (n - 1), MAX_BACKOFF)
 
 
 class BackoffDelayMiddleware:
     """Wait the backoff a retry asked for, without holding a download slot."""
 
-    async def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request, spider: Any = None) -> None:
         delay = request.meta.pop("kirinuki_backoff", 0.0)
         if delay > 0:
             await asyncio.sleep(delay)

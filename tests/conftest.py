@@ -17,3 +17,13 @@ def profiles():
     from kirinuki.pipelines import load_profiles
 
     return load_profiles()
+
+
+# Tests that run Scrapy: `pytest -m scrapy` (CI runs them again at the Scrapy floor, .ci/run).
+_SCRAPY_MODULES = ("test_crawl", "test_scrapy", "test_cleaner_pool")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.split(".")[-1].startswith(_SCRAPY_MODULES):
+            item.add_marker(pytest.mark.scrapy)
