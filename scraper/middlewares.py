@@ -6,7 +6,7 @@
 - `BackoffRetryMiddleware` + `BackoffDelayMiddleware`: Scrapy retries at once; we wait
   `retry_backoff * 2**(n-1)` seconds (or the server's Retry-After) before retry n.
 - `SafeRobotsTxtMiddleware`: robots.txt obeyed also by requests that wait for its download.
-- `SlotAwareAutoThrottle`: AutoThrottle may raise a site's delay, never lower it below the
+- `SlotDelayFloor`: AutoThrottle may raise a site's delay, never lower it below the
   source's `download_delay`.
 - `ProgressExtension`: one status line on a terminal.
 """
@@ -24,7 +24,6 @@ from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
@@ -159,19 +158,30 @@ def _retry_after(value: bytes | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-class SlotAwareAutoThrottle(AutoThrottle):
-    """AutoThrottle that respects each source's configured minimum delay (DOWNLOAD_SLOTS)."""
+class SlotDelayFloor:
+    """AutoThrottle may raise a site's delay, never lower it below the source's configured
+    `download_delay` (DOWNLOAD_SLOTS). Scrapy's own AutoThrottle runs unchanged; this extension
+    comes after it (higher EXTENSIONS order, so its `response_downloaded` handler runs later)
+    and puts the floor back: public signals and downloader slots only."""
 
     def __init__(self, crawler: Any) -> None:
-        super().__init__(crawler)
+        self.crawler = crawler
         slots = crawler.settings.getdict("DOWNLOAD_SLOTS")
         self.min_delays = {k: float(v.get("delay", 0.0)) for k, v in slots.items()}
 
-    def _response_downloaded(self, response: Response, request: Request, spider: Any) -> None:
-        super()._response_downloaded(response, request, spider)
-        key, slot = self._get_slot(request, spider)
-        if key is not None and slot is not None:
-            slot.delay = max(slot.delay, self.min_delays.get(key, 0.0))
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SlotDelayFloor:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.floor, signal=signals.response_downloaded)
+        return ext
+
+    def floor(self, response: Response, request: Request, spider: Any = None) -> None:
+        key = request.meta.get("download_slot")
+        if key is None or key not in self.min_delays or self.crawler.engine is None:
+            return
+        slot = self.crawler.engine.downloader.slots.get(key)
+        if slot is not None:
+            slot.delay = max(slot.delay, self.min_delays[key])
 
 
 class ProgressExtension:

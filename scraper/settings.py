@@ -89,8 +89,8 @@ def build_settings(config: SourcesConfig, *, log_level: str | None = "WARNING",
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
         },
         "EXTENSIONS": {
-            "scrapy.extensions.throttle.AutoThrottle": None,
-            "kirinuki.scraper.middlewares.SlotAwareAutoThrottle": 0,
+            # after Scrapy's AutoThrottle (0): its handler runs first, then the floor
+            "kirinuki.scraper.middlewares.SlotDelayFloor": 10,
             "kirinuki.scraper.middlewares.ProgressExtension": 500,
         },
         "ITEM_PIPELINES": {
