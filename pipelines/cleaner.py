@@ -30,7 +30,7 @@ from kirinuki.pipelines.noise import (
     remove_by_text,
     remove_noise,
 )
-from kirinuki.pipelines.normalize import normalize_text, safe_urljoin
+from kirinuki.pipelines.normalize import http_url, normalize_text
 from kirinuki.pipelines.page import Page, Rejected
 from kirinuki.pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
 from kirinuki.pipelines.profiles import Profile, ProfileSet, SplitRule
@@ -83,25 +83,25 @@ def _cut_body_end(body: etree._Element, profile: Profile, removed: Counter[str])
         return
 
 
+_IMAGE_ATTRS = ("src", "data-src", "content", "href")
+
+
 def _images(doc: Doc) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     if doc.profile:
         for img_sel, cap_sel in doc.profile.images:
             for img in img_sel(doc.root):
-                src = img.get("src") or img.get("data-src") or img.get("content") or img.get("href")
-                if not src or src.startswith("data:"):
-                    continue
-                src = safe_urljoin(doc.url, src)
+                # the first usable address: a lazy-loading page puts a `data:` placeholder in src
+                src = next(filter(None, (http_url(doc.url, img.get(a)) for a in _IMAGE_ATTRS)), None)
                 if src is None or src in seen:
                     continue
                 seen.add(src)
                 out.append({"url": src, "caption": _caption(img, cap_sel)})
     if not out:
-        for src in doc.meta_values("og:image")[:1]:
-            src = safe_urljoin(doc.url, src)
-            if src:
-                out.append({"url": src, "caption": None})
+        src = next(filter(None, (http_url(doc.url, v) for v in doc.meta_values("og:image"))), None)
+        if src:
+            out.append({"url": src, "caption": None})
     return out
 
 
@@ -126,8 +126,8 @@ def _citations(doc: Doc) -> list[str]:
         for src in doc.profile.citations:
             for v in source_values(doc, src, "citations"):
                 if isinstance(v, str):
-                    v = safe_urljoin(doc.url, v)
-                    if v and v.startswith("http") and v not in out:
+                    v = http_url(doc.url, v)
+                    if v and v not in out:
                         out.append(v)
     return out
 
@@ -391,7 +391,7 @@ def continuation_urls(page: Page | Doc, profiles: ProfileSet | None = None) -> l
         for v in source_values(doc, src, "next"):
             if not isinstance(v, str):
                 continue
-            u = (safe_urljoin(doc.url, v) or "").split("#")[0]
+            u = (http_url(doc.url, v) or "").split("#")[0]
             if u and _host(u) == host and u != doc.url and u not in out:
                 out.append(u)
     return out

@@ -19,6 +19,7 @@ from kirinuki.pipelines.encoding import Decoded, decode
 from kirinuki.pipelines.jsonld import parse_jsonld
 from kirinuki.pipelines.metadata import page_timezone
 from kirinuki.pipelines.noise import drop_element
+from kirinuki.pipelines.normalize import http_url
 from kirinuki.pipelines.page import Page, Rejected
 from kirinuki.pipelines.profiles import Profile, ProfileSet, load_profiles
 from lxml import etree
@@ -131,13 +132,13 @@ def page_url(page: Page, root: etree._Element, meta: MetaIndex, text: str) -> st
     if page.url:
         return page.url
     for el in root.iter("link"):
-        if (el.get("rel") or "").lower() == "canonical" and el.get("href", "").startswith("http"):
+        if (el.get("rel") or "").lower() == "canonical" and http_url(None, el.get("href")):
             return el.get("href")
     og = meta.get("og:url")
-    if og and og[0].startswith("http"):
+    if og and http_url(None, og[0]):
         return og[0]
     m = _SAVED_FROM_RE.search(text[:4096])
-    if m and m.group(1).startswith("http"):
+    if m and http_url(None, m.group(1)):
         return m.group(1)
     return None
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kirinuki.pipelines.jadates import JST, parse_date
 from kirinuki.pipelines.jsonld import article_objects, is_person, resolve
-from kirinuki.pipelines.normalize import normalize_field, normalize_text, safe_urljoin
+from kirinuki.pipelines.normalize import http_url, normalize_field, normalize_text
 from kirinuki.pipelines.profiles import FieldSource, Profile, parse_source
 from lxml import etree
 
@@ -364,8 +364,7 @@ def extract_metadata(doc: Doc) -> dict[str, Any]:
     title = strip_site_suffix(title, site_name)
     subtitle = normalize_field(next((v for v in read_field(doc, profile, "subtitle") if isinstance(v, str)), None))
     canonical = next((v for v in read_field(doc, profile, "canonical") if isinstance(v, str)), None)
-    if canonical and base_url:
-        canonical = safe_urljoin(base_url, canonical)
+    canonical = http_url(base_url, canonical)
     published = first_date_raw(read_field(doc, profile, "published"), tz, target)
     modified = first_date_raw(read_field(doc, profile, "modified"), tz, target)
     section_vals = read_field(doc, profile, "section")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 _KEEP = {"\u2026": "\x00E\x00", "\u2025": "\x00T\x00"}
 _ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
@@ -43,3 +43,21 @@ def safe_urljoin(base: str | None, href: str | None) -> str | None:
         return urljoin(base or "", href.strip())
     except ValueError:
         return None
+
+
+def http_url(base: str | None, href: str | None) -> str | None:
+    """`href` resolved against `base` when the result is an absolute http(s) URL, else None.
+
+    Every URL field of a record (url, canonical_url, images, citations, next pages) goes through
+    this: a `javascript:` or `data:` value, or a relative one with nothing to resolve it against,
+    is no address of the article (and canonical_url keys the crawl state).
+    """
+    url = safe_urljoin(base, href)
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and host else None
