@@ -17,6 +17,13 @@ from typing import Any
 import lxml.html
 from kirinuki.pipelines.encoding import Decoded, decode
 from kirinuki.pipelines.jsonld import parse_jsonld
+from kirinuki.pipelines.markup import (
+    FLATTEN_MAX_CHARS,
+    flatten_nesting,
+    graft_noframes,
+    strip_controls,
+    too_deep,
+)
 from kirinuki.pipelines.metadata import page_timezone
 from kirinuki.pipelines.noise import drop_element
 from kirinuki.pipelines.normalize import http_url
@@ -93,16 +100,32 @@ def sniff(body: bytes) -> None:
         raise Rejected("binary", "NUL bytes: binary data, not HTML")
 
 
-def parse_html(text: str) -> etree._Element:
-    text = _XML_DECL_RE.sub("", text, count=1)
-    if not _HTML_RE.search(text[:65536]):
-        raise Rejected("not_html", "no HTML markup found")
+def _parse(text: str) -> etree._Element:
     try:
         root = lxml.html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise Rejected("unparsable", str(exc)) from None
     if root is None:
         raise Rejected("unparsable", "empty document")
+    return root
+
+
+def parse_html(text: str, flags: list[str] | None = None) -> etree._Element:
+    """The page's tree, repaired where libxml2 would lose text (markup.py); what was repaired
+    and is worth a look goes into `flags`."""
+    text = strip_controls(_XML_DECL_RE.sub("", text, count=1))
+    if not _HTML_RE.search(text[:65536]):
+        raise Rejected("not_html", "no HTML markup found")
+    root = _parse(text)
+    if too_deep(_PARSER):
+        # libxml2 stopped at its depth limit and dropped the rest of the page
+        flat = flatten_nesting(text) if len(text) <= FLATTEN_MAX_CHARS else text
+        if flat is not text:
+            root = _parse(flat)
+        if flags is not None:
+            flags.append("nesting_truncated" if too_deep(_PARSER) or flat is text else "nesting_flattened")
+    if graft_noframes(root, _parse) and flags is not None:
+        flags.append("noframes_used")
     return root
 
 
@@ -170,7 +193,8 @@ def prepare(page: Page, profiles: ProfileSet | None = None, generic_only: bool =
     """Sniff, decode and parse a page, and pick its profile (none with `generic_only`)."""
     sniff(page.body)
     decoded = decode(page.body, page.content_type)
-    root = parse_html(decoded.text)
+    flags = decode_flags(decoded)
+    root = parse_html(decoded.text, flags)
     meta = meta_index(root)
     url = page_url(page, root, meta, decoded.text)
     profile = None
@@ -181,4 +205,4 @@ def prepare(page: Page, profiles: ProfileSet | None = None, generic_only: bool =
             profile = profile.for_date(version_date(page, meta))
     furigana(root, inline=profile is not None and profile.furigana == "inline")
     tz = page_timezone(profile, root, meta, decoded.text[:20000])
-    return Doc(page, url, decoded, root, profile, parse_jsonld(root), meta, tz, decode_flags(decoded))
+    return Doc(page, url, decoded, root, profile, parse_jsonld(root), meta, tz, flags)

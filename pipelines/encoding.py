@@ -95,6 +95,7 @@ def decode(body: bytes, content_type: str | None = None) -> Decoded:
             return Decoded(text, enc, "bom", "\ufffd" in text)
 
     head = body[:4096]
+    failed: list[tuple[str, str]] = []
     for via, label in (
         ("http", charset_from_content_type(content_type)),
         ("meta", _first_group(_META_RE, head) or _first_group(_XML_DECL_RE, head)),
@@ -112,8 +113,30 @@ def decode(body: bytes, content_type: str | None = None) -> Decoded:
         if text is not None:
             return Decoded(text, enc, via)
         # A declared charset that fails strictly is often wrong (a UTF-8 page labelled
-        # Shift_JIS); fall through to detection instead of producing mojibake.
-    return _detect(body)
+        # Shift_JIS): an encoding that reads the bytes without error wins over it ...
+        failed.append((via, enc))
+    found = _detect_strict(body)
+    if found is not None:
+        return found
+    # ... but no such encoding: the label is right and the page has a few broken bytes (a
+    # truncated multi-byte character). Keep it and flag the replacement; guessing a detector's
+    # single-byte charset for the whole page turned one bad byte into mojibake.
+    for via, enc in failed:
+        text = body.decode(enc, errors="replace")
+        if _few_replaced(text):
+            return Decoded(text, enc, via, True)
+    return _detect_fallback(body)
+
+
+def _few_replaced(text: str) -> bool:
+    """Whether the replaced characters are a few among many well-decoded non-ASCII ones.
+
+    Text in the wrong charset breaks on most of its non-ASCII bytes; a right one breaks at a
+    few places. Up to 2, or 1 in 100 of the good non-ASCII characters, is damage, not a mismatch.
+    """
+    bad = text.count("\ufffd")
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad
+    return bad <= max(2, good // 100)
 
 
 def _first_group(pattern: re.Pattern[bytes], data: bytes) -> str | None:
@@ -121,7 +144,8 @@ def _first_group(pattern: re.Pattern[bytes], data: bytes) -> str | None:
     return m.group(1).decode("ascii", "ignore") if m else None
 
 
-def _detect(body: bytes) -> Decoded:
+def _detect_strict(body: bytes) -> Decoded | None:
+    """UTF-8, or the Japanese encoding whose strict decoding reads most like Japanese."""
     utf8 = _strict(body, "utf-8")
     if utf8 is not None:
         return Decoded(utf8, "utf-8", "detected")
@@ -135,6 +159,11 @@ def _detect(body: bytes) -> Decoded:
             best = (score, enc, text)
     if best is not None and best[0] > 0.05:
         return Decoded(best[2], best[1], "detected")
+    return None
+
+
+def _detect_fallback(body: bytes) -> Decoded:
+    """charset_normalizer's guess, else UTF-8 with replacement (always flagged as replaced)."""
     try:
         from charset_normalizer import from_bytes
 

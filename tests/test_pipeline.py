@@ -165,7 +165,7 @@ def test_continuation_then_clean_parses_once_when_given_the_doc(profiles):
     page = load_page(str(FIXTURES / "newsweekjapan" / "2024-02-01_two-page-story.html"))
     parses = []
     real = doc.parse_html
-    with mock.patch.object(doc, "parse_html", side_effect=lambda t: parses.append(1) or real(t)):
+    with mock.patch.object(doc, "parse_html", side_effect=lambda t, *a: parses.append(1) or real(t, *a)):
         parsed = prepare(page, profiles)
         assert continuation_urls(parsed, profiles)[0].endswith("post-103800_2.php")
         first = clean(parsed, profiles)
