@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from kirinuki.pipelines.normalize import normalize_text
@@ -78,48 +78,64 @@ class BlockBuffer:
             self.add(child.tail)
 
 
-def element_blocks(root: etree._Element, roles: Mapping[etree._Element, str] | None = None) -> list[Block]:
-    """Blocks of one subtree; every `<br>`, block element and role element ends a block."""
+def element_blocks(root: etree._Element, roles: Mapping[etree._Element, str] | None = None,
+                   max_blocks: int | None = None) -> list[Block]:
+    """Blocks of one subtree; every `<br>`, block element and role element ends a block.
+
+    An explicit stack, not recursion: a tree may nest 2,000 levels (libxml2's limit), three
+    Python frames a level past the interpreter's recursion limit. With `max_blocks`, the walk
+    stops once that many blocks are out (a bound on huge pages, bounds.py).
+    """
     buf = BlockBuffer()
     roles = roles or {}
     role_stack: list[str | None] = [None]
+    # one frame per open element: its children, kind, block or not, outer kind if a role, tail
+    frames: list[tuple[Iterator[etree._Element], str, bool, str | None, str | None]] = []
 
-    def flush(kind: str) -> None:
-        buf.flush(kind, role_stack[-1])
-
-    def walk(node: etree._Element, kind: str) -> None:
+    def enter(node: etree._Element, kind: str) -> bool:
+        """Open a node: True when it has a frame (its tail then waits for its end)."""
         role = roles.get(node)
+        outer = None
         if role is not None:
-            flush(kind)
+            buf.flush(kind, role_stack[-1])
             role_stack.append(role)
-            try:
-                _walk(node, kind)
-                flush(kind)
-            finally:
-                role_stack.pop()
-            return
-        _walk(node, kind)
-
-    def _walk(node: etree._Element, kind: str) -> None:
+            outer = kind
         tag = node.tag
-        if not isinstance(tag, str):
-            return
-        tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
-        if tag in _SKIP_TAGS:
-            return
-        if tag == "br":
-            flush(kind)
-            return
+        if isinstance(tag, str):
+            tag = tag.lower() if "}" not in tag else tag.rsplit("}", 1)[1].lower()
+        if not isinstance(tag, str) or tag in _SKIP_TAGS or tag == "br":
+            if tag == "br":
+                buf.flush(kind, role_stack[-1])
+            if outer is not None:
+                buf.flush(outer, role_stack[-1])
+                role_stack.pop()
+            return False
         is_block = tag in _BLOCK_TAGS
         if is_block:
-            flush(kind)
+            buf.flush(kind, role_stack[-1])
             kind = _kind_for(tag, kind)
-        buf.walk_children(node, kind, walk)
-        if is_block:
-            flush(kind)
+        buf.add(node.text)
+        frames.append((iter(node), kind, is_block, outer, node.tail if node is not root else None))
+        return True
 
-    walk(root, "paragraph")
-    flush("paragraph")
+    enter(root, "paragraph")
+    while frames:
+        if max_blocks is not None and len(buf.out) >= max_blocks:
+            break
+        children, kind, is_block, outer, tail = frames[-1]
+        child = next(children, None)
+        if child is not None:
+            if not enter(child, kind):
+                buf.add(child.tail)
+            continue
+        frames.pop()
+        if is_block:
+            buf.flush(kind, role_stack[-1])
+        if outer is not None:
+            buf.flush(outer, role_stack[-1])
+            role_stack.pop()
+        buf.add(tail)  # the tail follows the element's end
+    buf.flush("paragraph", role_stack[-1])
     return buf.out
 
 

@@ -15,6 +15,7 @@ from datetime import timezone
 from typing import Any
 
 import lxml.html
+from kirinuki.pipelines.bounds import fit_for_parse, is_large
 from kirinuki.pipelines.encoding import Decoded, decode
 from kirinuki.pipelines.jsonld import parse_jsonld
 from kirinuki.pipelines.markup import (
@@ -116,6 +117,9 @@ def parse_html(text: str, flags: list[str] | None = None) -> etree._Element:
     text = strip_controls(_XML_DECL_RE.sub("", text, count=1))
     if not _HTML_RE.search(text[:65536]):
         raise Rejected("not_html", "no HTML markup found")
+    text, cut = fit_for_parse(text)
+    if cut and flags is not None:
+        flags.append("page_truncated")
     root = _parse(text)
     if too_deep(_PARSER):
         # libxml2 stopped at its depth limit and dropped the rest of the page
@@ -195,6 +199,8 @@ def prepare(page: Page, profiles: ProfileSet | None = None, generic_only: bool =
     decoded = decode(page.body, page.content_type)
     flags = decode_flags(decoded)
     root = parse_html(decoded.text, flags)
+    if is_large(root):
+        flags.append("large_page")  # the light path and no whole-page fallbacks (bounds.py)
     meta = meta_index(root)
     url = page_url(page, root, meta, decoded.text)
     profile = None

@@ -214,6 +214,8 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     Article prose is rarely more than two thirds link text. Kept: a printed URL (a reference the
     text cites), a line of short keyword links, and a lone linked list item (an inline list).
     """
+    if tree.find(".//a") is None:
+        return  # a page of a million paragraphs and no link: no scan of each for links
     siblings: dict[Any, int] = {}  # per parent and tag: counted once (a 2000-item list is linear)
     for el in _LINKED_BLOCKS(tree):
         parent = el.getparent()

@@ -202,8 +202,8 @@ def byline_authors(doc: Doc, cjk_page: bool) -> list[str]:
     `itemprop=author`...), for pages whose metadata names nobody or only the outlet."""
     from trafilatura.metadata import extract_author
 
-    if not _BYLINE_MARKED(doc.root):  # its XPaths run on a copy of the page: not for nothing
-        return []
+    if "large_page" in doc.flags or not _BYLINE_MARKED(doc.root):
+        return []  # its XPaths run on a copy of the page: not for nothing, nor a huge page
     try:
         found = extract_author(doc.root)
     except Exception:  # a byline is never worth a page
@@ -312,7 +312,14 @@ def labelled_date(root: etree._Element, tz: timezone) -> str | None:
     """A date the page labels as its own (`公開日:2024/6/1`, `2024年6月2日 公開`), for pages
     with no date metadata; a publication label beats an update label."""
     body = root.find("body")
-    text = normalize_text(" ".join((body if body is not None else root).itertext())[:20000])
+    parts: list[str] = []
+    size = 0
+    for t in (body if body is not None else root).itertext():  # the first 20,000 characters only
+        parts.append(t)
+        size += len(t) + 1
+        if size > 20000:
+            break
+    text = normalize_text(" ".join(parts)[:20000])
     found: list[tuple[int, str]] = []
     for m in _LABELLED_DATE_RE.finditer(text):
         label = m.group("label") or m.group("label2") or ""
