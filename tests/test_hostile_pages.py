@@ -75,6 +75,14 @@ def test_markup_flood_is_cut_before_the_parse():
     assert truncated and cut.count("<br>") < 1_000_000 and cut.startswith("<html><body><p>start")
     small = "<p>" + "x " * 5_000_000 + "</p>"  # big but few nodes: untouched
     assert fit_for_parse(small) == (small, False)
+    classes = '<div class="' + "c " * 5_000_000 + '">text</div>'  # one attribute, many tokens
+    assert fit_for_parse(classes) == (classes, False)
+
+
+def test_one_overlong_paragraph_is_cut_not_dropped():
+    out = run_child(page("<article><h1>Huge page</h1><p>" + "x" * 10_000_000 + "</p></article>"))
+    assert out["cpu"] < 15 and out["peak_mb"] < MAX_MB, out
+    assert "text_truncated" in out["flags"] and out["text"].startswith("xxxx")
 
 
 def test_deep_tree_on_the_block_walker():
