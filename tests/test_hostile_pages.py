@@ -37,7 +37,12 @@ _CHILD = textwrap.dedent("""
     except Rejected as exc:
         out = {"rejected": exc.reason}
     out["cpu"] = time.process_time() - start
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:  # this process's own peak (ru_maxrss keeps the parent's across exec on Linux)
+        with open("/proc/self/status") as fh:
+            hwm = next(line for line in fh if line.startswith("VmHWM:"))
+        out["peak_mb"] = int(hwm.split()[1]) / 1024
+    except (OSError, StopIteration):
+        out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 """)
 
