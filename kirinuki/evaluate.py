@@ -256,6 +256,9 @@ def evaluate(
     systems = [s for s in SYSTEMS if s != "readability" or use_readability]
     rows = {s: _groups() for s in systems}
     per_set: dict[str, dict[str, Any]] = {}
+    # Pages that came out through a site profile, by profile (template): what a profile buys
+    # over the generic path shows here, next to trafilatura on the same pages.
+    per_profile: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     seconds = dict.fromkeys(systems, 0.0)
     rejected: Counter[str] = Counter()
     meta_hits: dict[str, dict[str, list[bool]]] = {s: {f: [] for f in META_FIELDS} for s in ("kirinuki", "trafilatura")}
@@ -304,6 +307,11 @@ def evaluate(
                 target["cjk" if cjk else "non_cjk"].append(s)
         if scores["kirinuki"][2] < scores["trafilatura"][2] - WORSE_BY:
             st["worse"].append(e.id)
+        extraction = ours.records[0].get("extraction") or {} if ours.records else {}
+        if extraction.get("method") == "profile" and extraction.get("profile"):
+            by = per_profile.setdefault(extraction["profile"], {s: [] for s in systems})
+            for name, sc in scores.items():
+                by[name].append(sc)
         meta = None
         if e.meta is not None:
             meta = {"kirinuki": meta_scores(ours_meta(ours.records), e.meta),
@@ -328,6 +336,9 @@ def evaluate(
             rep[s] = {g: _mean(v) for g, v in st["rows"][s].items()}
             rep[s]["pages_per_s"] = k / st["seconds"][s] if st["seconds"][s] else 0.0
         report["sets"][name] = rep
+    report["profiles"] = {
+        name: {"pages": len(by["kirinuki"]), **{s: {"all": _mean(v)} for s, v in by.items()}}
+        for name, by in sorted(per_profile.items())}
     if any(meta_hits["kirinuki"][f] for f in META_FIELDS):
         report["metadata"] = {
             name: {f: {"n": len(v), "accuracy": sum(v) / len(v) if v else 0.0} for f, v in hits.items()}
@@ -397,6 +408,8 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     lines.append(row(f"pooled ({report['pages']})", report, "all", worse, ratio(report)))
     lines.append(row(f"CJK pages pooled ({k['cjk']['n']})", report, "cjk", None, None))
     lines.append(row(f"non-CJK pages pooled ({k['non_cjk']['n']})", report, "non_cjk", None, None))
+    for name, rep in report.get("profiles", {}).items():
+        lines.append(row(f"  profile {name} ({rep['pages']})", rep, "all", None, None))
     lines = [x for x in lines if x]
     rejected = ", ".join(f"{r}={c}" for r, c in report["rejected"].items()) or "none"
     lines.append(f"kirinuki rejected: {rejected}; pages/s kirinuki {k['pages_per_s']:.2f}, "

@@ -150,3 +150,25 @@ def test_readability_column_is_text_with_block_breaks():
     out = run_readability("<html><body><div><p>" + "First paragraph words here. " * 20 + "</p><p>Second"
                           + " paragraph follows on. " * 20 + "</p></div></body></html>")
     assert out.reason is None and "here.\nSecond" in out.text.replace(" \n", "\n")
+
+
+def test_eval_reports_each_profile_on_its_own_pages(tmp_path):
+    """With profiles on, pages that came out through a profile are scored per profile."""
+    manifest = _manifest("fundus/gold.jsonl")
+    lines = [ln for ln in manifest.read_text(encoding="utf-8").splitlines() if '"jp/' in ln]
+    assert len(lines) >= 6
+    one = tmp_path / "jp.jsonl"
+    root = manifest.parent.resolve()
+    rows = []
+    for ln in lines:
+        row = json.loads(ln)
+        row["html"] = str(root / row["html"])
+        rows.append(json.dumps(row, ensure_ascii=False))
+    one.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    report = evaluate(read_manifest(one), readability=False)
+    profiles = report["profiles"]
+    assert {"asahi", "yomiuri", "mainichi", "sankei", "japannews", "nikkei"} <= set(profiles)
+    for name in ("asahi", "yomiuri", "mainichi", "sankei", "japannews", "nikkei"):
+        assert profiles[name]["kirinuki"]["all"]["f1"] >= 0.99, name
+    assert "profile asahi (1)" in format_report(report)
+    assert evaluate(read_manifest(one), readability=False, generic_only=True)["profiles"] == {}
