@@ -17,8 +17,11 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from kirinuki.pipelines.record import dumps
+from kirinuki.safe_output import open_output
 
 FORMATS = ("jsonl", "text", "markdown", "csv")
+# The file suffix each format is written with (`crawl --format` names its extra file by it).
+FORMAT_SUFFIX = {"jsonl": ".jsonl", "text": ".txt", "markdown": ".md", "csv": ".csv"}
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text", ".md": "markdown",
             ".markdown": "markdown", ".csv": "csv", ".parquet": "parquet"}
 # One row per record: the scalar fields, lists joined by "; ", the text last but one.
@@ -169,6 +172,24 @@ class RecordWriter:
             self.sink.write(self._csv_buf.getvalue())
             self._csv_buf.seek(0)
             self._csv_buf.truncate()
+
+
+def convert_jsonl(src: str | os.PathLike[str], fmt: str) -> tuple[str, int]:
+    """Write a JSON Lines file's records in `fmt` beside it (`<stem><FORMAT_SUFFIX>`), atomically.
+
+    The crawl keeps its JSONL as the crash-safe record of a run (recovery counts whole lines) and
+    makes the other formats from it at the end: returns (the new file, records written).
+    Raises `kirinuki.safe_output.OutputError` when the file cannot be written.
+    """
+    src = os.fspath(src)
+    dst = os.path.splitext(src)[0] + FORMAT_SUFFIX[fmt]
+    with open(src, encoding="utf-8") as lines, open_output(dst) as out:
+        writer = RecordWriter(out, fmt)
+        for line in lines:
+            if line.strip():
+                writer.write(json.loads(line))
+        writer.close()
+    return dst, writer.count
 
 
 def write_parquet(records: Iterable[dict[str, Any]], sink: Any) -> int:

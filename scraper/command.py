@@ -24,7 +24,8 @@ from kirinuki.scraper.config import (
 )
 from kirinuki.scraper.health import fails, parse_fail_on
 
-from kirinuki.safe_output import write_json_atomic
+from kirinuki.formats import FORMATS, convert_jsonl
+from kirinuki.safe_output import OutputError, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "robots.txt) and crawl them: no network needed")
     parser.add_argument("--fixtures", default=None, metavar="DIR",
                         help="fixtures directory for --demo (default: the repository's fixtures/)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="also write each run as crawl-<run>.txt, .md or .csv beside its "
+                             "JSONL (made from it at the end of the run); default: [crawl] "
+                             "format in the sources file, else jsonl only")
     parser.add_argument("--max-articles", type=int, default=None, metavar="N",
                         help="fetch at most N new articles per source in this run")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -143,8 +148,10 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
     try:
         if not _state_matches_output(store, state_path, out, args):
             return EXIT_CONFIG
+        fmt = getattr(args, "format", None) or config.crawl.format
         for path, n in store.recover():
             print(f"kirinuki crawl: completed interrupted run {path} (+{n} records)", file=sys.stderr)
+            _write_format(Path(path), fmt)
         run_id = new_run_id(out)
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         writer = JsonlWriter(out / f"{run_id}.jsonl")
@@ -165,11 +172,14 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
             return EXIT_WRITE_ERROR
         writer.close()
         store.mark_checked(run_id, writer.path, writer.count)
+        formatted = _write_format(writer.path, fmt)
         summary = ctx.summary(state_path, time.monotonic() - started,
                               extra={name: {"rechecked": n} for name, n in rechecked.items()})
         alerts = finish_health(History(store.db), run_id, started_at, summary["sources"],
                                complete=ctx.stats.get("finish_reason") == "finished")
         summary["alerts"] = [a.as_dict() for a in alerts]
+        if formatted:
+            summary["formatted"] = formatted
         store.finish_run(run_id, summary)
         if config.crawl.keep_runs is not None or config.crawl.keep_days is not None:
             from kirinuki.scraper.retention import prune
@@ -180,7 +190,7 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         _report(store, out)
         print_summary(summary)
         return EXIT_ALERT if fails(alerts, fail_on) else EXIT_OK
-    except OSError as exc:  # output or state not writable (disk full, permissions)
+    except (OSError, OutputError) as exc:  # output or state not writable (disk full, permissions)
         print(f"kirinuki crawl: {_one_line(exc)}", file=sys.stderr)
         return EXIT_WRITE_ERROR
     finally:
@@ -223,6 +233,14 @@ def _state_matches_output(store: Any, state_path: Path, out: Path,
     print(f"kirinuki crawl: rebuilt {state_path} from {len(runs)} run file(s), {n} records",
           file=sys.stderr)
     return True
+
+
+def _write_format(jsonl: Path, fmt: str) -> str | None:
+    """The run also in `fmt`, beside its JSONL and made from it, so it holds exactly the run's
+    records (a recovered run's file is made again). The JSONL stays the crash-safe record."""
+    if fmt == "jsonl" or not jsonl.exists():
+        return None
+    return convert_jsonl(jsonl, fmt)[0]
 
 
 def _one_line(exc: BaseException) -> str:

@@ -19,6 +19,8 @@ import re2
 import regex
 from kirinuki.pipelines.toml_check import compile_regex, did_you_mean, read_toml, unknown_key
 
+from kirinuki.formats import FORMATS
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; kirinuki/0.1; +https://github.com/kirinuki/kirinuki)"
@@ -61,6 +63,8 @@ class CrawlSettings:
     recheck_limit: int = 20
     keep_runs: int | None = None
     keep_days: float | None = None
+    # Also write each run as crawl-<run>.<txt|md|csv> (the JSONL is always written).
+    format: str = "jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +234,7 @@ _CRAWL_CHECKS: tuple[tuple[str, Callable[[Any, str, str], Any]], ...] = (
     ("keep_runs", _at_least(1)),
     ("keep_days", _non_negative),
     ("autothrottle", lambda v, label, key: _bool(v, label, key)),
+    ("format", lambda v, label, key: _one_of(v, label, key, FORMATS)),
 )
 
 
@@ -335,6 +340,12 @@ def _int(v: Any, label: str, key: str, minimum: int, maximum: int | None = None)
 def _bool(v: Any, label: str, key: str) -> bool:
     if not isinstance(v, bool):
         raise SourcesError(f"{label}: key {key!r}: must be true or false, got {v!r}")
+    return v
+
+
+def _one_of(v: Any, label: str, key: str, choices: tuple[str, ...]) -> str:
+    if v not in choices:
+        raise SourcesError(f"{label}: key {key!r}: must be one of {', '.join(choices)}, got {v!r}")
     return v
 
 
