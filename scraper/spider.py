@@ -267,13 +267,20 @@ class SourcesSpider(scrapy.Spider):
             etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
         )
 
+    def _not_modified(self, response: Response, book: SourceBook, kind: str, norm: str) -> bool:
+        """A 304 on a feed, sitemap or listing: counted, and its fetch time noted (validators
+        kept), so the caller only decides what else an unchanged document still asks for."""
+        if response.status != 304:
+            return False
+        self._inc(book.source.name, "not_modified")
+        self.store.fetched(norm, book.source.name, kind)
+        return True
+
     # -- discovery callbacks ------------------------------------------------------------------
 
     def parse_feed(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
-        if response.status == 304:
-            self._inc(book.source.name, "not_modified")
-            self.store.fetched(norm, book.source.name, kind)
+        if self._not_modified(response, book, kind, norm):
             return []
         try:
             entries = parse_feed(response.body, response.url)
@@ -287,9 +294,7 @@ class SourcesSpider(scrapy.Spider):
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
         src = book.source
-        if response.status == 304:
-            self._inc(src.name, "not_modified")
-            self.store.fetched(norm, src.name, kind)
+        if self._not_modified(response, book, kind, norm):
             # An unchanged index still has children that may have changed: ask them.
             kids = self.store.children(src.name, norm)
             return [r for u in kids if (r := self._doc_request(book, u, "sitemap", self.parse_sitemap))]
@@ -323,9 +328,7 @@ class SourcesSpider(scrapy.Spider):
     def parse_listing(self, response: Response) -> Iterable[Request]:
         book, kind, norm = self._book(response)
         src = book.source
-        if response.status == 304:
-            self._inc(src.name, "not_modified")
-            self.store.fetched(norm, src.name, kind)
+        if self._not_modified(response, book, kind, norm):
             return []
         if not isinstance(response, TextResponse):
             self._fail(src.name, kind, norm, "not_html")

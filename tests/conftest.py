@@ -12,6 +12,16 @@ FIXTURES = REPO / "fixtures"
 BENCHMARKS = Path(os.environ.get("KIRINUKI_BENCHMARKS") or SHARED / "benchmarks")
 
 
+def profile_error(path: Path, text: str) -> str:
+    """The `ProfileError` message for a profile file holding `text` (written to `path`)."""
+    from kirinuki.pipelines.profiles import ProfileError, load_profile_file
+
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError) as exc:
+        load_profile_file(path)
+    return str(exc.value)
+
+
 @pytest.fixture(scope="session")
 def profiles():
     from kirinuki.pipelines import load_profiles

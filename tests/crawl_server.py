@@ -153,9 +153,10 @@ def _slow(seconds: float):
     return hook
 
 
-def _redirect(to: str):
+def redirect(to: str, status: int = 302):
+    """A hook answering `status` with `Location: to` (and no body)."""
     def hook(h: SiteHandler, path: str) -> bool:
-        h.send_response(302)
+        h.send_response(status)
         h.send_header("Location", to)
         h.send_header("Content-Length", "0")
         h.end_headers()
@@ -233,16 +234,16 @@ def build_fault_site(server: SiteServer, other_origin: str) -> dict[str, str]:
     hooks[paths["timeout"]] = _slow(4.0)
     hooks[paths["reset"]] = _reset
     hooks[paths["truncated"]] = _truncated
-    hooks["/f/loop1.html"] = _redirect("/f/loop2.html")
-    hooks["/f/loop2.html"] = _redirect("/f/loop1.html")
+    hooks["/f/loop1.html"] = redirect("/f/loop2.html")
+    hooks["/f/loop2.html"] = redirect("/f/loop1.html")
     hooks[paths["huge"]] = _huge(declared=True)
     hooks[paths["huge_stream"]] = _huge(declared=False)
     sjis = sites.article(SJIS_TITLE, paragraphs(4, "桜"), charset="shift_jis")
     sjis = sjis.replace(b'<meta charset="shift_jis">', b"")  # no charset anywhere
     res[paths["sjis"]] = Resource(sjis, "text/html")
-    hooks[paths["offsite_redirect"]] = _redirect(other_origin + "/news/a01.html")
+    hooks[paths["offsite_redirect"]] = redirect(other_origin + "/news/a01.html")
     for i in range(10):  # ten distinct hops: too many redirects, not a loop
-        hooks[f"/f/chain{i}.html"] = _redirect(f"/f/chain{i + 1}.html")
+        hooks[f"/f/chain{i}.html"] = redirect(f"/f/chain{i + 1}.html")
     res["/f/chain10.html"] = Resource(news_article(43))
     # 30 MB of zeros in 30 KB of gzip: inflates past the 10 MB cap.
     res[paths["gzip_bomb"]] = Resource(gzip.compress(b"\0" * (30 * 1024 * 1024), 9),

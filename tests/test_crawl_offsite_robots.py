@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from kirinuki.demo import sitegen
 from kirinuki.demo.server import Resource, SiteServer
-from tests.crawl_server import news_article, run_crawl, write_sources
-
-
-def _redirect(to: str):
-    def hook(h, path: str) -> bool:
-        h.send_response(301)
-        h.send_header("Location", to)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-        return True
-    return hook
+from tests.crawl_server import news_article, redirect, run_crawl, write_sources
 
 
 def test_robots_txt_redirect_to_another_host_is_not_followed(tmp_path):
     with SiteServer() as srv, SiteServer() as elsewhere:
         elsewhere.resources["/robots.txt"] = Resource(b"User-agent: *\nDisallow:\n", "text/plain")
-        srv.hooks["/robots.txt"] = _redirect(elsewhere.url("/robots.txt"))
+        srv.hooks["/robots.txt"] = redirect(elsewhere.url("/robots.txt"), 301)
         srv.resources["/a/1.html"] = Resource(news_article(1))
         srv.resources["/sitemap.xml"] = Resource(
             sitegen.urlset([sitegen.Item(srv.url("/a/1.html"), "記事1")]), "application/xml")

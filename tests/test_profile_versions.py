@@ -6,7 +6,9 @@ import textwrap
 
 import pytest
 from kirinuki.pipelines import Page, clean
-from kirinuki.pipelines.profiles import ProfileError, load_profile_file, load_profiles
+from kirinuki.pipelines.profiles import load_profiles
+
+from tests.conftest import profile_error
 
 PROFILE = textwrap.dedent("""
     id = "versioned"
@@ -81,8 +83,4 @@ def test_archived_copy_without_fetch_time_uses_its_published_date(profiles):
     ('[[versions]]\nname = "x"\nuntil = 2021-01-01\nbogus = 1\n', "[versions[0].bogus]"),
 ])
 def test_bad_versions_name_the_key(tmp_path, extra, key):
-    f = tmp_path / "bad.toml"
-    f.write_text('id = "bad"\n' + extra, encoding="utf-8")
-    with pytest.raises(ProfileError) as exc:
-        load_profile_file(f)
-    assert key in str(exc.value)
+    assert key in profile_error(tmp_path / "bad.toml", 'id = "bad"\n' + extra)

@@ -7,6 +7,8 @@ import textwrap
 import pytest
 from kirinuki.pipelines.profiles import ProfileError, load_profile_file, load_profiles
 
+from tests.conftest import profile_error
+
 
 def test_shipped_profiles_load():
     profiles = load_profiles()
@@ -42,10 +44,8 @@ def test_pick_by_domain_and_name():
 )
 def test_bad_profiles_name_file_and_key(tmp_path, body, key):
     f = tmp_path / "bad.toml"
-    f.write_text(body, encoding="utf-8")
-    with pytest.raises(ProfileError) as exc:
-        load_profile_file(f)
-    assert str(f) in str(exc.value) and key in str(exc.value)
+    message = profile_error(f, body)
+    assert str(f) in message and key in message
 
 
 def test_not_toml(tmp_path):
