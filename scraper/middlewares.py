@@ -5,7 +5,7 @@
   and lets `dont_filter` through).
 - `BackoffRetryMiddleware` + `BackoffDelayMiddleware`: Scrapy retries at once; we wait
   `retry_backoff * 2**(n-1)` seconds (or the server's Retry-After) before retry n.
-- `SafeRobotsTxtMiddleware`: robots.txt obeyed also by requests that wait for its download.
+- robots.txt: `scraper.robotstxt.RobotsMiddleware`.
 - `SlotDelayFloor`: AutoThrottle may raise a site's delay, never lower it below the
   source's `download_delay`.
 - `ProgressExtension`: one status line on a terminal.
@@ -22,11 +22,8 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
-from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
 MAX_BACKOFF = 120.0
@@ -56,48 +53,6 @@ class SourceOffsiteMiddleware:
             self.crawler.stats.inc_value("kirinuki/offsite_filtered")
             raise IgnoreRequest(f"offsite request to {request.url} (source {name or 'robots.txt'})")
         return None
-
-
-# A robots.txt asking for more than this between requests would stall a run; cap it.
-MAX_CRAWL_DELAY = 60.0
-
-
-class SafeRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware, minus a bypass: requests that arrive while robots.txt is
-    still downloading await one shared Deferred, and once the first awaiter's asyncio adapter
-    has consumed the result, the others get None, which means "no robots.txt: allow all".
-    Re-reading the parser stored for the host fixes it (`test_second_run_is_incremental...`:
-    a disallowed URL left in the frontier was fetched on the next run). The shared await came
-    with scrapy/scrapy#6802 (the old code chained a pass-through callback per waiter)."""
-
-    async def robot_parser(self, request: Request) -> Any:
-        rp = await super().robot_parser(request)
-        if rp is None:
-            stored = self._parsers.get(urlparse_cached(request).netloc)
-            if stored is not None and not isinstance(stored, Deferred):
-                return stored
-        return rp
-
-    def process_request_2(self, rp: Any, request: Request) -> None:
-        """Also obey robots.txt `Crawl-delay`: the site's download slot never waits less.
-
-        Re-applied on every request, because AutoThrottle moves the slot's delay as it goes."""
-        super().process_request_2(rp, request)
-        if rp is None:
-            return
-        agent = self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent)
-        # Scrapy >= 2.18 parsers answer crawl_delay(); before, Protego's own parser (`rp.rp`) does.
-        crawl_delay = getattr(rp, "crawl_delay", None) or getattr(getattr(rp, "rp", None),
-                                                                  "crawl_delay", None)
-        delay = crawl_delay(agent) if crawl_delay is not None else None
-        if not delay:
-            return
-        downloader = self.crawler.engine.downloader
-        # Our requests name their slot (meta download_slot); Scrapy's fallback is the host name.
-        key = request.meta.get("download_slot") or urlparse_cached(request).hostname or ""
-        slot = downloader.slots.get(key)
-        if slot is not None:
-            slot.delay = max(slot.delay, min(float(delay), MAX_CRAWL_DELAY))
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
