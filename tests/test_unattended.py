@@ -63,7 +63,7 @@ def test_drifting_site_raises_the_right_alerts_and_holds_the_degraded_version(tm
         assert "Traceback" not in second.stderr
         failed = [x for x in second.stderr.splitlines() if "failed feed" in x and s3.origin in x]
         assert len(failed) == 1, second.stderr[-3000:]
-        robots = [x for x in second.stderr.splitlines() if "robotstxt" in x]
+        robots = [x for x in second.stderr.splitlines() if " ERROR " in x and "robots.txt" in x]
         assert len(robots) == 1, second.stderr[-3000:]
         db = sqlite3.connect(second.summary["state"])
         held = db.execute("SELECT url, flags FROM held ORDER BY url").fetchall()
