@@ -119,7 +119,7 @@ class OutputFile:
                 self._stream.write(data)
                 self._stream.flush()
             elif self.fd is not None:
-                _write_all(self.fd, data)
+                write_all(self.fd, data)
         except BrokenPipeError:
             raise
         except OSError as exc:
@@ -206,7 +206,8 @@ def _has_fileno(stream: Any) -> bool:
         return False
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until all is written; a write that makes no progress is a full disk."""
     view = memoryview(data)
     while view:
         n = os.write(fd, view)

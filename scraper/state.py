@@ -23,6 +23,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 from kirinuki.scraper.discovery import is_newer, normalize_url
 
+from kirinuki.safe_output import write_all
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
     url TEXT PRIMARY KEY,
@@ -504,7 +506,7 @@ class JsonlWriter:
 
     def write(self, line: str) -> None:
         assert self.fd is not None
-        _write_all(self.fd, (line + "\n").encode("utf-8"))
+        write_all(self.fd, (line + "\n").encode("utf-8"))
         self.count += 1
 
     def close(self) -> None:
@@ -553,10 +555,10 @@ def repair_jsonl(path: Path, lines: Iterable[str]) -> int:
 
 def _write_lines(fd: int, first: bytes, rest: Iterator[str]) -> int:
     """`first` (one encoded line) then each record line of `rest`, synced; how many were written."""
-    _write_all(fd, first)
+    write_all(fd, first)
     n = 1
     for line in rest:
-        _write_all(fd, (line + "\n").encode("utf-8"))
+        write_all(fd, (line + "\n").encode("utf-8"))
         n += 1
     os.fsync(fd)
     return n
@@ -572,7 +574,7 @@ def _rewrite(path: Path, fd: int, good: int, first: bytes, rest: Iterator[str]) 
         left = good
         while left:
             chunk = os.read(fd, min(left, 1 << 20))
-            _write_all(out, chunk)
+            write_all(out, chunk)
             left -= len(chunk)
         n = _write_lines(out, first, rest)
     except BaseException:
@@ -596,13 +598,6 @@ def _complete_lines(path: Path) -> Iterator[str]:
         for raw in f:
             if raw.endswith(b"\n"):
                 yield raw[:-1].decode("utf-8", "replace")
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 def latest_records(db: sqlite3.Connection) -> Iterator[dict[str, Any]]:

@@ -15,7 +15,7 @@ from kirinuki.scraper.command import main
 
 
 def _install(limit: int) -> None:
-    real = state._write_all
+    real = state.write_all
     written: dict[str, int] = {}
 
     def write_all(fd: int, data: bytes) -> None:
@@ -30,7 +30,7 @@ def _install(limit: int) -> None:
             written[path] = written.get(path, 0) + len(data)
         real(fd, data)
 
-    state._write_all = write_all
+    state.write_all = write_all
 
 
 if __name__ == "__main__":
