@@ -30,6 +30,7 @@ Everything is written under a temp dir that is removed at the end (`--keep` keep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import shutil
@@ -234,19 +235,6 @@ def run_cluster(site: Site, work: Path, args: argparse.Namespace, n: int, redis_
                site.min_gaps(robots=False))
 
 
-def fresh_cluster(redis_url: str, postgres_url: str, n: int) -> tuple[str, str]:
-    """An empty Redis database and a new PostgreSQL database for one row."""
-    import psycopg
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    name = f"bench{n}_{os.getpid()}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return redis_url, postgres_url.rsplit("/", 1)[0] + "/" + name
-
-
 def print_row(row: Row, base: float | None, delay: float) -> None:
     floor = 0.5 * delay * 0.98  # 2% for the server's clock reads
     worst = min(row.gaps)[0]
@@ -282,34 +270,33 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="clusterbench-", dir=args.keep))
     site = start_site(args.hosts, args.pages_per_host, args.latency)
-    servers = []
     try:
-        print(f"CPUs {os.cpu_count()}; {args.hosts} hosts x {args.pages_per_host} pages, "
-              f"{args.latency * 1000:.0f} ms a response, download_delay {args.delay}s per host "
-              f"(server-side floor {0.5 * args.delay:.3f}s), {args.concurrency} concurrent "
-              f"requests per process, cleaning in-process")
-        print(f"{'mode':<9} {'workers':>7} {'pages':>6} {'seconds':>8} {'pages/s':>8} "
-              f"{'scaling':>7} {'peak RSS MB':>12} {'CPU s':>7} {'CPU ms/p':>7} "
-              f"{'gap all':>7} {'gap pg':>7} {'polite':>6}", flush=True)
-        if not args.no_embedded:
-            print_row(run_embedded(site, work, args), None, args.delay)
-        if not args.no_cluster:
-            from tests.servers import start_postgres, start_redis
+        with contextlib.ExitStack() as servers:
+            print(f"CPUs {os.cpu_count()}; {args.hosts} hosts x {args.pages_per_host} pages, "
+                  f"{args.latency * 1000:.0f} ms a response, download_delay {args.delay}s per host "
+                  f"(server-side floor {0.5 * args.delay:.3f}s), {args.concurrency} concurrent "
+                  f"requests per process, cleaning in-process")
+            print(f"{'mode':<9} {'workers':>7} {'pages':>6} {'seconds':>8} {'pages/s':>8} "
+                  f"{'scaling':>7} {'peak RSS MB':>12} {'CPU s':>7} {'CPU ms/p':>7} "
+                  f"{'gap all':>7} {'gap pg':>7} {'polite':>6}", flush=True)
+            if not args.no_embedded:
+                print_row(run_embedded(site, work, args), None, args.delay)
+            if not args.no_cluster:
+                import redis
 
-            redis_srv = start_redis(work / "redis")
-            servers.append(redis_srv)
-            pg_srv = start_postgres(work / "postgres")
-            servers.append(pg_srv)
-            base = None
-            for n in args.workers:
-                redis_url, db_url = fresh_cluster(redis_srv.url, pg_srv.url, n)
-                row = run_cluster(site, work, args, n, redis_url, db_url)
-                if base is None and n == 1:
-                    base = row.rate
-                print_row(row, base, args.delay)
+                from tests.servers import start_postgres, start_redis
+
+                redis_srv = servers.enter_context(start_redis())
+                pg_srv = servers.enter_context(start_postgres())
+                base = None
+                for n in args.workers:
+                    redis.Redis.from_url(redis_srv.url).flushall()
+                    row = run_cluster(site, work, args, n, redis_srv.url,
+                                      pg_srv.create_database(f"bench{n}"))
+                    if base is None and n == 1:
+                        base = row.rate
+                    print_row(row, base, args.delay)
     finally:
-        for srv in reversed(servers):
-            srv.stop()
         for h in site.hosts:
             h.stop()
         if args.keep is None:

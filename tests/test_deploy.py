@@ -1,4 +1,5 @@
-"""deploy/ (issue 8): the systemd units and the crontab line parse, and their commands are ours."""
+"""deploy/ (issue 8) and deploy/cluster/ (issue 12): the systemd units and the crontab line parse,
+and their commands are ours."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from kirinuki.cli import build_parser
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNITS = sorted(p for p in DEPLOY.iterdir() if p.suffix in (".service", ".timer"))
+CLUSTER = DEPLOY / "cluster"
+CLUSTER_UNITS = sorted(p for p in CLUSTER.iterdir() if p.suffix in (".service", ".timer"))
 KIRINUKI = "/opt/kirinuki/.venv/bin/kirinuki"
 
 
@@ -61,13 +64,37 @@ def test_systemd_analyze_verify(tmp_path):
     exe = Path(sys.executable).parent / "kirinuki"
     if not exe.exists():
         pytest.skip("kirinuki script not installed next to the interpreter")
-    for path in UNITS:
+    for path in UNITS + CLUSTER_UNITS:  # a template (name@.service) is checked as name@i
         (tmp_path / path.name).write_text(path.read_text().replace(KIRINUKI, str(exe)))
     res = subprocess.run(["systemd-analyze", "verify", *sorted(map(str, tmp_path.iterdir()))],
                          capture_output=True, text=True, timeout=60)
     problems = [line for line in (res.stdout + res.stderr).splitlines()
                 if "kirinuki" in line]  # ignore complaints about the host's own units
     assert res.returncode == 0 and problems == [], res.stdout + res.stderr
+
+
+def test_cluster_units_seed_on_one_machine_and_run_workers_on_all():
+    assert {p.name for p in CLUSTER_UNITS} == {"kirinuki-worker@.service", "kirinuki-seed.service",
+                                               "kirinuki-seed.timer"}
+    parser = build_parser()
+    seed = _unit(CLUSTER / "kirinuki-seed.service")
+    args = parser.parse_args(_args(seed.get("Service", "ExecStart")))
+    assert args.command == "crawl" and args.due and args.sources == "/etc/kirinuki/sources.toml"
+    assert seed.get("Service", "Type") == "oneshot"
+    assert set(seed.get("Service", "SuccessExitStatus").split()) == {"1", "3"}
+    timer = _unit(CLUSTER / "kirinuki-seed.timer")
+    assert timer.has_option("Timer", "OnUnitActiveSec")
+    assert timer.get("Install", "WantedBy") == "timers.target"
+    worker = _unit(CLUSTER / "kirinuki-worker@.service")
+    words = _args(worker.get("Service", "ExecStart"))
+    assert words[0] == "worker" and "/etc/kirinuki/sources.toml" in words
+    assert "%i" in worker.get("Service", "ExecStart")  # one log file per instance
+    assert worker.get("Service", "Restart") == "always"  # waits for the next run after a drain
+    assert worker.get("Service", "KillMode") == "mixed"
+    assert worker.get("Install", "WantedBy") == "multi-user.target"
+    for unit in (seed, worker):  # same user and paths as the single-machine units
+        assert unit.get("Service", "User") == "kirinuki"
+        assert unit.get("Service", "WorkingDirectory") == "/var/lib/kirinuki"
 
 
 def test_crontab_line():
