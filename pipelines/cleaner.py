@@ -37,6 +37,7 @@ from kirinuki.pipelines.paywall import Paywall, cut_at_boundary, detect_paywall
 from kirinuki.pipelines.profiles import Profile, ProfileSet, SplitRule
 from kirinuki.pipelines.record import Draft, pipeline_version
 from kirinuki.pipelines.thresholds import (
+    GENERIC_MAX_WIDGET_REPEATS,
     GENERIC_MIN_DUPLICATE,
     GENERIC_NOISE_MAX_SHARE,
     MISS_MIN_GAP,
@@ -300,8 +301,10 @@ def drafts(page: Page | Doc, profiles: ProfileSet | None = None, *,
     rules = _line_rules(doc.profile)
     if split is None:
         # Generic path: short repeats are structure (recipes, tables), long ones pull quotes.
-        min_dup = GENERIC_MIN_DUPLICATE if ex.method == "generic" else PROFILE_MIN_DUPLICATE
-        blocks = filter_lines(ex.blocks, rules, ex.removed, min_dup)
+        if ex.method == "generic":
+            blocks = filter_lines(ex.blocks, rules, ex.removed, GENERIC_MIN_DUPLICATE, GENERIC_MAX_WIDGET_REPEATS)
+        else:
+            blocks = filter_lines(ex.blocks, rules, ex.removed, PROFILE_MIN_DUPLICATE)
         return [_settle(_draft(doc, ex), blocks, ex.removed, doc)]
 
     out: list[Draft] = []

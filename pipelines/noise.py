@@ -349,27 +349,46 @@ def line_kind(text: str, rules: Iterable[tuple[str, re.Pattern[str]]]) -> str | 
     return None
 
 
+def structural_repeats(blocks: list[Block], min_chars: int, max_widgets: int) -> set[tuple[str, str]]:
+    """Long texts whose repeats are the article's own structure, not a widget's copy.
+
+    A pull quote or a teaser repeats one paragraph once. A text printed three times or more
+    (an interviewer's recurring question, "Eat every 2-3 hours" in a meal plan), or repeats of
+    more than `max_widgets` different texts on one page (the same dishes in each day's plan),
+    are how the article is written (issue 10: a plan page lost a quarter of its text).
+    """
+    counts = Counter((b.type, b.text) for b in blocks if len(b.text) >= min_chars)
+    repeated = {k: n for k, n in counts.items() if n > 1}
+    if len(repeated) > max_widgets:
+        return set(repeated)
+    return {k for k, n in repeated.items() if n > 2}
+
+
 def filter_lines(
     blocks: list[Block], rules: Iterable[tuple[str, re.Pattern[str]]], removed: Counter[str],
-    min_duplicate: int = 2,
+    min_duplicate: int = 2, max_widget_repeats: int | None = None,
 ) -> list[Block]:
     """Drop short boilerplate lines and paragraphs repeated by widgets.
 
     Only a repeat of at least `min_duplicate` characters counts as a widget's copy: the generic
     path keeps short repeats, which there are mostly structure (recipe steps, table headers).
+    With `max_widget_repeats`, repeats that are the text's own structure stay
+    (`structural_repeats`).
     """
     rules = list(rules)
     kept: list[Block] = []
     # Same text in the same role twice is a widget's copy; a heading repeating a
     # table-of-contents item is not.
     seen: set[tuple[str, str]] = set()
+    structure = (structural_repeats(blocks, min_duplicate, max_widget_repeats)
+                 if max_widget_repeats is not None else set())
     for b in blocks:
         kind = line_kind(b.text, rules)
         if kind:
             removed[kind] += 1
             continue
         key = (b.type, b.text)
-        if key in seen and len(b.text) >= min_duplicate:
+        if key in seen and len(b.text) >= min_duplicate and key not in structure:
             removed["duplicate"] += 1
             continue
         seen.add(key)

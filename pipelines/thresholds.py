@@ -18,6 +18,9 @@ GENERIC_NOISE_MAX_SHARE = 0.5
 # A line repeated on the page is a widget: on the generic path only when it is at least this
 # long (short repeats there are structure: recipe steps, table cells); ...
 GENERIC_MIN_DUPLICATE = 100
+# ... and only where at most this many different long texts repeat, each twice: more are the
+# article's structure (meal plans, recurring interview questions; noise.structural_repeats).
+GENERIC_MAX_WIDGET_REPEATS = 2
 # ... on a profile's body, any repeat of at least this many characters.
 PROFILE_MIN_DUPLICATE = 2
 

@@ -41,3 +41,20 @@ def test_comments_heading_ends_the_text_once_the_article_has_begun():
     removed: Counter[str] = Counter()
     assert cut_comments(blocks, removed) == blocks[:3]  # the count link above the article stays
     assert removed["comment"] == 3
+
+
+def test_repeats_that_are_the_articles_structure_stay():
+    from collections import Counter
+
+    from kirinuki.pipelines.noise import filter_lines
+
+    quote = Block("paragraph", "The harbour master said the storm was the worst he had seen in forty years of work. " * 2)
+    other = Block("paragraph", "Ferries were held in port until the wind dropped below gale force on Tuesday evening. " * 2)
+    # One paragraph printed twice is a pull quote: its copy goes.
+    assert filter_lines([quote, other, quote], [], Counter(), 100, 2) == [quote, other]
+    # A text printed three times (a meal plan's recurring line) is the article's structure.
+    assert filter_lines([quote, other, quote, quote], [], Counter(), 100, 2) == [quote, other, quote, quote]
+    # Many different long texts repeated (the same dishes in each day's plan): structure too.
+    dishes = [Block("list_item", f"Dish {i}: 1 cup zucchini noodles, 4 oz. cooked chicken, 1 tsp. olive oil, "
+                                 "green onions and chili sauce to taste.") for i in range(3)]
+    assert filter_lines(dishes + dishes, [], Counter(), 100, 2) == dishes + dishes
