@@ -9,7 +9,6 @@ it can run beside a crawl.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 
 from kirinuki.formats import RecordWriter, format_for, write_parquet
@@ -21,15 +20,15 @@ EXPORT_FORMATS = ("jsonl", "csv", "parquet")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = "Write the latest version of every article in a crawl state to one file."
-    p.add_argument("--state", required=True, metavar="FILE", help="the crawl's SQLite state file")
+    p.add_argument("--state", required=True, metavar="FILE", help="the crawl's SQLite state file, or its postgresql:// URL (cluster)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file (- for stdout)")
     p.add_argument("--format", choices=EXPORT_FORMATS, default=None,
                    help="jsonl (default), csv or parquet (needs pyarrow); else from the -o suffix")
 
 
 def run(args: argparse.Namespace) -> int:
-    from kirinuki.scraper.history import open_readonly
     from kirinuki.scraper.state import latest_records
+    from kirinuki.scraper.statedb import open_readonly, state_errors
 
     fmt = format_for(args.output, args.format)
     if fmt not in EXPORT_FORMATS:
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             out.discard()
             raise
         out.commit()
-    except sqlite3.DatabaseError as exc:
+    except state_errors() as exc:
         print(f"kirinuki export: {shown(args.state)}: not a readable crawl state ({exc})",
               file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from typing import Any
 
 from kirinuki.scraper.health import ALERT_KINDS
 from kirinuki.scraper.history import Held, History, SourceRun, open_readonly
+from kirinuki.scraper.statedb import is_database_url
 
 RUNS_CHARTED = 30
 COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "not_modified", "held",
@@ -233,13 +234,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`kirinuki report`: (re)write the report without crawling (reads the state, no lock)."""
+    url = is_database_url(args.state)
     state = Path(args.state)
-    db = open_readonly(state)
+    db = open_readonly(args.state)
     if db is None:
         print(f"kirinuki report: {state}: no such state file", file=sys.stderr)
         return 2
     try:
-        path = write_report(db, Path(args.output) if args.output else state.parent / "report.html")
+        default = Path("report.html") if url else state.parent / "report.html"
+        path = write_report(db, Path(args.output) if args.output else default)
     finally:
         db.close()
     print(path)

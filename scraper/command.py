@@ -131,12 +131,12 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
     from kirinuki.scraper.run_health import finish_health
     from kirinuki.scraper.settings import build_settings
     from kirinuki.scraper.spider import SourcesSpider
-    from kirinuki.scraper.state import JsonlWriter, StateBusy, StateCorrupt, Store
+    from kirinuki.scraper.state import JsonlWriter, StateBusy, StateCorrupt, open_store
     from scrapy.crawler import AsyncCrawlerProcess
     from scrapy.settings import Settings
 
     try:
-        store = Store(state_path)
+        store = open_store(state_path)
     except StateBusy as exc:
         print(f"kirinuki crawl: busy: {exc}", file=sys.stderr)
         return EXIT_BUSY

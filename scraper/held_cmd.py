@@ -20,6 +20,7 @@ from kirinuki.scraper.health import RecordStats
 from kirinuki.scraper.history import Held, History, open_readonly
 from kirinuki.scraper.state import Emit, JsonlWriter, Store
 from kirinuki.scraper.state_cmd import open_existing_state
+from kirinuki.scraper.statedb import is_database_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    state = Path(args.state)
+    state = args.state if is_database_url(args.state) else Path(args.state)
     if args.action == "list":
         db = open_readonly(state)
         held = History(db).held() if db is not None else []
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                 history.unhold(h.key)
             print(f"dropped {len(chosen)} held version(s)")
             return EXIT_CONFIG if missing else EXIT_OK
-        out = Path(args.out) if args.out else state.parent
+        out = Path(args.out) if args.out else (Path(".") if isinstance(state, str)
+                                               else state.parent)
         path = release(store, history, chosen, out) if chosen else None
         print(f"released {len(chosen)} held version(s)" + (f" -> {path}" if path else ""))
         return EXIT_CONFIG if missing else EXIT_OK
@@ -90,8 +92,9 @@ def release(store: Store, history: History, chosen: list[Held], out: Path) -> Pa
             version = 1 if prev is None else prev[1] + 1
             emit = Emit(h.key, version, h.source, h.url or h.key, h.content_hash or "",
                         at, h.record)
-            store.emit(run_id, [emit], [], etag=None, last_modified=None, fetched_at=at)
-            writer.write(h.record)
+            for done in store.emit(run_id, [emit], [], etag=None, last_modified=None,
+                                   fetched_at=at):
+                writer.write(done.line)
             rec = json.loads(h.record)
             # A person judged this version real: it is the reference from now on.
             stats = RecordStats.of({**rec, "flags": []})

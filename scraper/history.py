@@ -14,10 +14,12 @@ import sqlite3
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from kirinuki.scraper.health import RecordStats
+from kirinuki.scraper.statedb import StateDb, as_statedb, open_readonly
+
+__all__ = ["History", "Held", "SourceRun", "open_readonly"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS article_health (
@@ -98,13 +100,12 @@ class SourceRun:
 class History:
     """Health history and held versions on an open state connection."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        if not db.execute("PRAGMA query_only").fetchone()[0]:
+    def __init__(self, db: StateDb | sqlite3.Connection) -> None:
+        self.db = db = as_statedb(db)
+        if not db.readonly:
             db.executescript(SCHEMA)
         # A read-only look at a state file from before these tables existed reads as empty.
-        self.empty = db.execute(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name='source_runs'").fetchone()[0] == 0
+        self.empty = not db.has_table("source_runs")
 
     # -- per-article health ---------------------------------------------------------------------
 
@@ -164,8 +165,12 @@ class History:
              flags: Sequence[str], detail: str, text_len: int, content_hash: str | None,
              line: str) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO held (key, source, url, run_id, held_at, flags, detail, "
-            "text_len, content_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO held (key, source, url, run_id, held_at, flags, detail, text_len, "
+            "content_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET source=excluded.source, url=excluded.url, "
+            "run_id=excluded.run_id, held_at=excluded.held_at, flags=excluded.flags, "
+            "detail=excluded.detail, text_len=excluded.text_len, "
+            "content_hash=excluded.content_hash, record=excluded.record",
             (key, source, url, run_id, at, _dumps(list(flags)), detail, text_len, content_hash,
              line),
         )
@@ -190,8 +195,10 @@ class History:
                        lengths: Sequence[int], alerts: Sequence[dict[str, Any]]) -> None:
         med = statistics.median(lengths) if lengths else None
         self.db.execute(
-            "INSERT OR REPLACE INTO source_runs (run_id, source, started_at, counters, "
-            "median_len, alerts) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO source_runs (run_id, source, started_at, counters, median_len, "
+            "alerts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, source) DO UPDATE SET "
+            "started_at=excluded.started_at, counters=excluded.counters, "
+            "median_len=excluded.median_len, alerts=excluded.alerts",
             (run_id, source, started_at, _dumps(counters), med, _dumps(list(alerts))),
         )
 
@@ -207,7 +214,7 @@ class History:
             rows = self.db.execute(
                 "SELECT * FROM (SELECT run_id, source, started_at, counters, median_len, alerts, "
                 "rowid AS r FROM source_runs WHERE source=? ORDER BY started_at DESC, rowid DESC "
-                "LIMIT ?) ORDER BY started_at, r", (source, limit)).fetchall()
+                "LIMIT ?) AS s ORDER BY started_at, r", (source, limit)).fetchall()
         return [SourceRun(r[0], r[1], r[2], json.loads(r[3]), r[4], _alerts(json.loads(r[5])))
                 for r in rows]
 
@@ -232,16 +239,6 @@ class History:
             return {}
         return dict(self.db.execute(
             "SELECT source, MAX(started_at) FROM source_runs GROUP BY source").fetchall())
-
-
-def open_readonly(path: str | Path) -> sqlite3.Connection | None:
-    """A read-only connection to a state file (no lock taken), or None when there is none."""
-    p = Path(path)
-    if not p.exists():
-        return None
-    db = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30)
-    db.execute("PRAGMA query_only=1")
-    return db
 
 
 def _alerts(items: list[Any]) -> tuple[dict[str, Any], ...]:

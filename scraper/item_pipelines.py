@@ -7,7 +7,6 @@ Every drop is counted per source with a reason, so the run summary adds up. One 
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from kirinuki.scraper.context import CrawlContext, stat_key
 from kirinuki.scraper.discovery import normalize_url
 from kirinuki.scraper.items import RecordItem
 from kirinuki.scraper.state import Emit
+from kirinuki.scraper.statedb import state_errors
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 
@@ -135,17 +135,23 @@ class WritePipeline(StatePipeline):
             raise DropItem(f"run stopped: {g.url}")
         last = g.pending == 1
         try:
-            ctx.store.emit(ctx.run_id, [e], g.pages if last else [], etag=g.etag,
-                           last_modified=g.last_modified, fetched_at=g.fetched_at)
+            stored = ctx.store.emit(ctx.run_id, [e], g.pages if last else [], etag=g.etag,
+                                    last_modified=g.last_modified, fetched_at=g.fetched_at)
             g.pending -= 1
             g.pages_done = g.pages_done or last
-            ctx.writer.write(e.line)
-        except (OSError, sqlite3.Error) as exc:
+            for done in stored:
+                ctx.writer.write(done.line)
+        except (OSError, *state_errors()) as exc:
             ctx.fatal = f"cannot write {ctx.writer.path}: {exc}"
-            if isinstance(exc, sqlite3.Error):
+            if not isinstance(exc, OSError):
                 ctx.fatal = f"cannot write the state {ctx.store.path}: {exc}"
             self._stop()
             raise DropItem(f"write failed: {g.url}") from exc
+        if not stored:  # another worker stored this very version first (shared state)
+            self.inc(g.source, "unchanged")
+            raise DropItem(f"unchanged: {g.url}")
+        e = stored[-1]
+        item.record["version"] = e.version
         self.inc(g.source, "new" if e.version == 1 else "updated")
         return item.record
 

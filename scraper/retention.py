@@ -12,12 +12,12 @@ back to the file system.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from kirinuki.scraper.schedule import parse_time
+from kirinuki.scraper.statedb import StateDb
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class RunFile:
     output: Path
 
 
-def finished_runs(db: sqlite3.Connection) -> list[RunFile]:
+def finished_runs(db: StateDb) -> list[RunFile]:
     """Finished runs, newest first, with their record counts (from their summaries)."""
     out = []
     for run_id, started, output, summary in db.execute(
@@ -66,21 +66,32 @@ def choose_prunable(runs: list[RunFile], keep_runs: int | None, keep_days: float
     return doomed
 
 
-def prune(db: sqlite3.Connection, keep_runs: int | None, keep_days: float | None,
+def prune(db: StateDb, keep_runs: int | None, keep_days: float | None,
           now: datetime, current: str | None = None) -> list[str]:
     """Delete the chosen runs' files and their rows in the state; return their run ids."""
     doomed = choose_prunable(finished_runs(db), keep_runs, keep_days, now, current)
     for run in doomed:
         for path in (run.output, run.output.with_name(f"{run.run_id}.summary.json")):
             path.unlink(missing_ok=True)
-        db.execute("DELETE FROM records WHERE run_id=?", (run.run_id,))
-        db.execute("DELETE FROM runs WHERE run_id=?", (run.run_id,))
-        db.execute("DELETE FROM run_flags WHERE run_id=?", (run.run_id,))
+        db.transaction(lambda run=run: _forget_run(db, run.run_id))
     return [r.run_id for r in doomed]
 
 
-def vacuum(db: sqlite3.Connection) -> tuple[int, int]:
-    """Checkpoint the WAL and rebuild the file; return (pages before, pages after)."""
+def _forget_run(db: StateDb, run_id: str) -> None:
+    for table in ("records", "runs", "run_flags"):
+        db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+
+
+def vacuum(db: StateDb) -> tuple[int, int]:
+    """Checkpoint the WAL and rebuild the file; return (pages before, pages after).
+
+    On PostgreSQL: VACUUM FULL of the state's tables, sizes in 8 KiB pages of the database.
+    """
+    if db.dialect == "postgres":
+        size = "SELECT pg_database_size(current_database()) / 8192"
+        before = db.execute(size).fetchone()[0]
+        db.execute("VACUUM FULL")
+        return before, db.execute(size).fetchone()[0]
     before = db.execute("PRAGMA page_count").fetchone()[0]
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("VACUUM")

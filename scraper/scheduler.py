@@ -17,7 +17,6 @@ import argparse
 import logging
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from kirinuki.scraper.command import EXIT_CONFIG, EXIT_OK
 from kirinuki.scraper.config import SourcesConfig, SourcesError, load_sources
 from kirinuki.scraper.history import History, open_readonly
 from kirinuki.scraper.schedule import Schedule, due, next_due, parse_schedule
+from kirinuki.scraper.statedb import state_errors
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Scheduler:
                 return History(db).last_started()
             finally:
                 db.close()
-        except sqlite3.Error as exc:
+        except state_errors() as exc:
             logger.warning("cannot read %s now (%s); trying again", self.state, exc)
             return None
 

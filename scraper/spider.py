@@ -484,7 +484,7 @@ def _open_run(crawler: Any, kwargs: dict[str, Any]) -> tuple[CrawlContext, tuple
     from kirinuki.scraper.command import new_run_id
     from kirinuki.scraper.config import check_profiles, load_sources, with_max_articles
     from kirinuki.scraper.settings import build_settings
-    from kirinuki.scraper.state import JsonlWriter, Store
+    from kirinuki.scraper.state import JsonlWriter, open_store
 
     from kirinuki import pipelines
 
@@ -498,7 +498,7 @@ def _open_run(crawler: Any, kwargs: dict[str, Any]) -> tuple[CrawlContext, tuple
     state = Path(kwargs.pop("state", None) or out / "state.sqlite")
     for name, value in build_settings(config, log_level=None).items():
         settings.set(name, value, priority="spider")  # the command line (-s) still wins
-    store = Store(state)
+    store = open_store(state)
     try:
         for path, n in store.recover():
             logger.warning("completed interrupted run %s (+%d records)", path, n)

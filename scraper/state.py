@@ -15,13 +15,14 @@ import shutil
 import sqlite3
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 from kirinuki.scraper.discovery import is_newer, normalize_url
+from kirinuki.scraper.statedb import StateDb, is_database_url
 
 from kirinuki.safe_output import write_all
 
@@ -135,19 +136,13 @@ class Store:
             raise StateBusy(
                 f"{self.path} is in use by another crawl; wait for it or pass another --state"
             ) from None
-        self.db: sqlite3.Connection | None = None
+        self.db: StateDb | None = None
         try:
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db = StateDb(sqlite3.connect(str(self.path), isolation_level=None, timeout=30))
             self.db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives a killed process (not power loss).
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            cols = {r[1] for r in self.db.execute("PRAGMA table_info(urls)")}
-            if "seen_run" not in cols:  # state files from before the column existed
-                self.db.execute("ALTER TABLE urls ADD COLUMN seen_run TEXT")
-            cols = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
-            if "checked_bytes" not in cols:  # size of the run's JSONL when last found complete
-                self.db.execute("ALTER TABLE runs ADD COLUMN checked_bytes INTEGER")
+            self._create_schema()
             self.db.execute("SELECT COUNT(*) FROM runs").fetchone()
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -155,6 +150,13 @@ class Store:
                 f"{self.path} is not a usable state file ({exc}); move it away and rerun with "
                 "--rebuild-state to rebuild it from the run files"
             ) from None
+
+    def _create_schema(self) -> None:
+        self.db.executescript(SCHEMA)
+        if "seen_run" not in self.db.columns("urls"):  # states from before the column existed
+            self.db.execute("ALTER TABLE urls ADD COLUMN seen_run TEXT")
+        if "checked_bytes" not in self.db.columns("runs"):  # JSONL size when last found complete
+            self.db.execute("ALTER TABLE runs ADD COLUMN checked_bytes INTEGER")
 
     def close(self) -> None:
         if self.db is not None:
@@ -178,8 +180,8 @@ class Store:
         articles again nor emits them twice. Validators (ETag, Last-Modified) are not in the
         files: articles that discovery later dates as changed are fetched unconditionally.
         """
-        count = 0
-        with self._tx():
+        def tx() -> int:
+            count = 0
             for path in files:
                 run_id = path.name.removesuffix(".jsonl")
                 self.db.execute(
@@ -218,15 +220,26 @@ class Store:
                                          "article", "done", None, None, chash, None,
                                          fetched or utcnow())
                     count += 1
-        return count
+            return count
+
+        return self.db.transaction(tx)
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, output: Path) -> None:
+    def start_run(self, run_id: str, output: Path | None) -> None:
+        """A new run (`output`: its JSONL file; None for a cluster run, whose records live in
+        the database and whose workers attach to it by id, see `run_info`)."""
         self.db.execute(
             "INSERT INTO runs (run_id, started_at, output) VALUES (?, ?, ?)",
-            (run_id, utcnow(), str(output)),
+            (run_id, utcnow(), str(output) if output is not None else ""),
         )
+
+    def run_info(self, run_id: str) -> dict[str, Any] | None:
+        """started_at, finished_at and output of a run, or None when there is no such run."""
+        row = self.db.execute(
+            "SELECT started_at, finished_at, output FROM runs WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return dict(zip(("started_at", "finished_at", "output"), row, strict=True)) if row else None
 
     def finish_run(self, run_id: str, summary: dict[str, Any]) -> None:
         self.db.execute(
@@ -249,6 +262,8 @@ class Store:
             "SELECT run_id, output, finished_at, checked_bytes FROM runs ORDER BY started_at, rowid"
         ).fetchall()
         for run_id, output, finished_at, checked in rows:
+            if not output:  # a cluster run: its records live in the database only
+                continue
             path = Path(output)
             if finished_at is not None:
                 try:
@@ -257,9 +272,7 @@ class Store:
                     continue
                 if checked is not None and size == checked:
                     continue
-            lines = (r[0] for r in self.db.cursor().execute(
-                "SELECT record FROM records WHERE run_id=? ORDER BY seq", (run_id,)))
-            written = repair_jsonl(path, lines)
+            written = repair_jsonl(path, self.run_records(run_id))
             self.db.execute("UPDATE runs SET checked_bytes=? WHERE run_id=?",
                             (path.stat().st_size, run_id))
             if finished_at is None:
@@ -297,17 +310,17 @@ class Store:
         document can never hide links that a killed run had not fetched yet.
         """
         now = utcnow()
-        with self._tx():
-            self.db.executemany(
-                "INSERT INTO urls (url, source, kind, status, parent, discovered_at, lastmod, "
-                "title, published) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?) "
-                "ON CONFLICT(url) DO UPDATE SET "
-                "lastmod=COALESCE(excluded.lastmod, lastmod), "
-                "title=COALESCE(title, excluded.title), "
-                "published=COALESCE(published, excluded.published)",
-                [(u, source, kind, parent, now, lastmod, title, pub)
-                 for u, title, pub, lastmod in entries],
-            )
+        rows = [(u, source, kind, parent, now, lastmod, title, pub)
+                for u, title, pub, lastmod in entries]
+        self.db.transaction(lambda: self.db.executemany(
+            "INSERT INTO urls (url, source, kind, status, parent, discovered_at, lastmod, "
+            "title, published) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET "
+            "lastmod=COALESCE(excluded.lastmod, urls.lastmod), "
+            "title=COALESCE(urls.title, excluded.title), "
+            "published=COALESCE(urls.published, excluded.published)",
+            rows,
+        ))
 
     def discover_articles(
         self, source: str, parent: str, run_id: str, max_attempts: int,
@@ -317,25 +330,29 @@ class Store:
 
         New URLs become pending. A fetched article whose discovery date (sitemap lastmod,
         atom:updated) is later than our fetch becomes pending again -- moved to a new rowid so
-        this run's frontier cursor reaches it -- and is then asked for conditionally.
+        this run's frontier cursor reaches it -- and is then asked for conditionally. Safe with
+        several workers discovering the same URLs: an insert that loses the race reads (and
+        locks) the winner's row instead.
         """
-        seen = known = 0
+        entries = list(entries)
         now = utcnow()
-        with self._tx():
+
+        def tx() -> tuple[int, int]:
+            seen = known = 0
             for url, title, published, lastmod in entries:
-                row = self.db.execute(
-                    "SELECT status, kind, fetched_at, seen_run, attempts FROM urls WHERE url=?",
-                    (url,),
-                ).fetchone()
+                row = self._frontier_row(url)
                 if row is None:
-                    self.db.execute(
+                    inserted = self.db.execute(
                         "INSERT INTO urls (url, source, kind, status, parent, discovered_at, "
                         "lastmod, title, published, seen_run) "
-                        "VALUES (?, ?, 'article', 'pending', ?, ?, ?, ?, ?, ?)",
+                        "VALUES (?, ?, 'article', 'pending', ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT(url) DO NOTHING",
                         (url, source, parent, now, lastmod, title, published, run_id),
-                    )
-                    seen += 1
-                    continue
+                    ).rowcount
+                    if inserted:
+                        seen += 1
+                        continue
+                    row = self._frontier_row(url)  # another worker inserted it just now
                 status, kind, fetched_at, seen_run, attempts = row
                 self.db.execute(
                     "UPDATE urls SET lastmod=COALESCE(?, lastmod), title=COALESCE(title, ?), "
@@ -349,7 +366,15 @@ class Store:
                     self._requeue(url)
                 elif status in ("done", "rejected") or (status == "failed" and attempts >= max_attempts):
                     known += 1
-        return seen, known
+            return seen, known
+
+        return self.db.transaction(tx)
+
+    def _frontier_row(self, url: str) -> tuple[Any, ...] | None:
+        return self.db.execute(
+            "SELECT status, kind, fetched_at, seen_run, attempts FROM urls WHERE url=? FOR UPDATE",
+            (url,),
+        ).fetchone()
 
     def _requeue(self, url: str) -> None:
         cols = ("url, source, kind, status, parent, discovered_at, fetched_at, etag, "
@@ -368,13 +393,17 @@ class Store:
         """
         if limit <= 0:
             return 0
-        with self._tx():
+
+        def tx() -> int:
             urls = [r[0] for r in self.db.execute(
                 "SELECT url FROM urls WHERE source=? AND kind='article' AND status='done' AND "
-                "fetched_at<? ORDER BY fetched_at, rowid LIMIT ?", (source, fetched_before, limit))]
+                "fetched_at<? ORDER BY fetched_at, rowid LIMIT ? FOR UPDATE SKIP LOCKED",
+                (source, fetched_before, limit))]
             for url in urls:
                 self._requeue(url)
-        return len(urls)
+            return len(urls)
+
+        return self.db.transaction(tx)
 
     def next_articles(self, source: str, after: int, limit: int, max_attempts: int
                       ) -> list[tuple[int, UrlState]]:
@@ -407,19 +436,18 @@ class Store:
         content_hash: str | None = None, reason: str | None = None, fetched_at: str | None = None,
     ) -> None:
         """Record the outcome of fetching one URL (validators for the next conditional request)."""
-        with self._tx():
-            self._upsert_fetched(url, source, kind, status, etag, last_modified, content_hash,
-                                 reason, fetched_at or utcnow())
+        at = fetched_at or utcnow()
+        self.db.transaction(lambda: self._upsert_fetched(
+            url, source, kind, status, etag, last_modified, content_hash, reason, at))
 
     def failed(self, url: str, source: str, kind: str, reason: str) -> None:
-        with self._tx():
-            self.db.execute(
-                "INSERT INTO urls (url, source, kind, status, attempts, reason, discovered_at) "
-                "VALUES (?, ?, ?, 'failed', 1, ?, ?) ON CONFLICT(url) DO UPDATE SET "
-                "status=CASE WHEN status IN ('done', 'rejected') THEN status ELSE 'failed' END, "
-                "attempts=attempts+1, reason=excluded.reason",
-                (url, source, kind, reason, utcnow()),
-            )
+        self.db.transaction(lambda: self.db.execute(
+            "INSERT INTO urls (url, source, kind, status, attempts, reason, discovered_at) "
+            "VALUES (?, ?, ?, 'failed', 1, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+            "status=CASE WHEN urls.status IN ('done', 'rejected') THEN urls.status "
+            "ELSE 'failed' END, attempts=urls.attempts+1, reason=excluded.reason",
+            (url, source, kind, reason, utcnow()),
+        ))
 
     # -- articles -----------------------------------------------------------------------------
 
@@ -432,15 +460,33 @@ class Store:
     def emit(
         self, run_id: str, emits: Sequence[Emit], pages: Sequence[tuple[str, str, str]],
         *, etag: str | None, last_modified: str | None, fetched_at: str,
-    ) -> None:
-        """Store records and mark their page URLs done, atomically (before any JSONL write)."""
+    ) -> list[Emit]:
+        """Store records and mark their page URLs done, atomically (before any JSONL write).
+
+        Returns what was stored, which is what the caller writes: each article's version is
+        decided here, under a lock on its key, from what the state holds now. With one process
+        that is the version the caller computed; with several workers sharing a database,
+        another may have stored a version since, so the record becomes the next one (its line
+        renumbered), or, when that version has this very content hash, nothing is stored (the
+        same version is never written twice).
+        """
         content_hash = emits[0].content_hash if emits else None
-        with self._tx():
+
+        def tx() -> list[Emit]:
+            stored = []
             for e in emits:
+                self.db.lock_key(e.key)
+                prev = self.article(e.key)
+                if prev is not None and prev[0] == e.content_hash:
+                    continue
+                version = 1 if prev is None else prev[1] + 1
+                if version != e.version:
+                    e = renumbered(e, version)
                 self.db.execute(
                     "INSERT INTO records (run_id, key, version, source, url, content_hash, "
                     "fetched_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, e.key, e.version, e.source, e.url, e.content_hash, e.fetched_at, e.line),
+                    (run_id, e.key, e.version, e.source, e.url, e.content_hash, e.fetched_at,
+                     e.line),
                 )
                 self.db.execute(
                     "INSERT INTO articles (key, source, url, content_hash, version, first_seen, "
@@ -449,17 +495,26 @@ class Store:
                     "last_seen=excluded.last_seen, url=excluded.url",
                     (e.key, e.source, e.url, e.content_hash, e.version, fetched_at, fetched_at),
                 )
+                stored.append(e)
             for i, (url, source, kind) in enumerate(pages):
                 self._upsert_fetched(
                     url, source, kind, "done", etag if i == 0 else None,
                     last_modified if i == 0 else None, content_hash, None, fetched_at,
                 )
+            return stored
+
+        return self.db.transaction(tx)
 
     def touch_articles(self, keys: Iterable[str], fetched_at: str) -> None:
-        with self._tx():
-            self.db.executemany(
-                "UPDATE articles SET last_seen=? WHERE key=?", [(fetched_at, k) for k in keys]
-            )
+        rows = [(fetched_at, k) for k in keys]
+        self.db.transaction(lambda: self.db.executemany(
+            "UPDATE articles SET last_seen=? WHERE key=?", rows))
+
+    def run_records(self, run_id: str) -> Iterator[str]:
+        """A run's committed record lines in the order they were stored (all workers')."""
+        for (line,) in self.db.execute(
+                "SELECT record FROM records WHERE run_id=? ORDER BY seq", (run_id,)):
+            yield line
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -472,27 +527,33 @@ class Store:
             "last_modified, content_hash, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(url) DO UPDATE SET status=excluded.status, "
             "fetched_at=excluded.fetched_at, "
-            "etag=COALESCE(excluded.etag, etag), "
-            "last_modified=COALESCE(excluded.last_modified, last_modified), "
-            "content_hash=COALESCE(excluded.content_hash, content_hash), "
+            "etag=COALESCE(excluded.etag, urls.etag), "
+            "last_modified=COALESCE(excluded.last_modified, urls.last_modified), "
+            "content_hash=COALESCE(excluded.content_hash, urls.content_hash), "
             "reason=excluded.reason",
             (url, source, kind, status, fetched_at, fetched_at, etag, last_modified,
              content_hash, reason),
         )
 
-    def _tx(self) -> _Transaction:
-        return _Transaction(self.db)
+
+def renumbered(e: Emit, version: int) -> Emit:
+    """The same record as another version (its JSON line's `version` rewritten)."""
+    from kirinuki.pipelines.record import dumps
+
+    rec = json.loads(e.line)
+    if "version" in rec:
+        rec["version"] = version
+    return replace(e, version=version, line=dumps(rec))
 
 
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+def open_store(target: str | Path) -> Store:
+    """The crawl state at `target`: a path opens (or creates) the SQLite file with its lock; a
+    `postgresql://` URL opens the shared PostgreSQL state of a cluster (`scraper.pgstate`)."""
+    if is_database_url(target):
+        from kirinuki.scraper.pgstate import PgStore
 
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return PgStore(str(target))
+    return Store(target)
 
 
 class JsonlWriter:
@@ -600,7 +661,7 @@ def _complete_lines(path: Path) -> Iterator[str]:
                 yield raw[:-1].decode("utf-8", "replace")
 
 
-def latest_records(db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+def latest_records(db: StateDb) -> Iterator[dict[str, Any]]:
     """The latest version of every article (`articles.version`), as stored, ordered by key.
 
     Read-only (give it `history.open_readonly()`): the line of that version in `records` (the

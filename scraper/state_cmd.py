@@ -10,7 +10,8 @@ from pathlib import Path
 from kirinuki.scraper.command import EXIT_BUSY, EXIT_CONFIG, EXIT_OK
 from kirinuki.scraper.history import History
 from kirinuki.scraper.retention import prune, vacuum
-from kirinuki.scraper.state import StateLocked, Store
+from kirinuki.scraper.state import StateLocked, Store, open_store
+from kirinuki.scraper.statedb import is_database_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prune: delete runs that started more than D days ago")
 
 
-def open_existing_state(state: Path, command: str) -> Store | int:
+def open_existing_state(state: Path | str, command: str) -> Store | int:
     """The state of a finished crawl opened for a maintenance command, or the exit code after
     saying why not (no such file: a typo must not create an empty state; busy: a crawl runs)."""
+    if is_database_url(str(state)):
+        return open_store(str(state))
     if not state.exists():
         print(f"{command}: {state}: no such state file", file=sys.stderr)
         return EXIT_CONFIG
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "prune" and args.keep_runs is None and args.keep_days is None:
         print("kirinuki state prune: give --keep-runs and/or --keep-days", file=sys.stderr)
         return EXIT_CONFIG
-    state = Path(args.state)
+    state = args.state if is_database_url(args.state) else Path(args.state)
     store = open_existing_state(state, "kirinuki state")
     if isinstance(store, int):
         return store
