@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from kirinuki.scraper.state import SCHEMA, Store
-from kirinuki.scraper.statedb import StateDb
+from kirinuki.scraper.statedb import StateDb, StateUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,6 @@ PG_EXTRA = """
 CREATE UNIQUE INDEX IF NOT EXISTS records_key_version ON records (key, version);
 CREATE INDEX IF NOT EXISTS urls_frontier ON urls (source, kind, status, rowid);
 """
-
-
-class StateUnreachable(RuntimeError):
-    """The state database cannot be reached and this connection does not wait for it."""
 
 
 def redact(url: str) -> str:
@@ -95,7 +91,11 @@ class PgDb(StateDb):
 
     def __init__(self, url: str, readonly: bool = False, *, wait: bool = True,
                  max_delay: float = 30.0, give_up_after: float | None = None) -> None:
-        import psycopg  # noqa: F401 - fail here, with the hint below, when it is missing
+        try:
+            import psycopg  # noqa: F401 - fail here, with a hint, when it is missing
+        except ImportError:
+            raise RuntimeError("a postgresql:// state needs psycopg: "
+                               "pip install 'kirinuki[cluster]'") from None
 
         self.url = url
         self.name = redact(url)
@@ -178,8 +178,16 @@ class PgDb(StateDb):
         return self._run(many)
 
     def executescript(self, script: str) -> None:
-        """Run a schema script (SQLite dialect) once, under the schema advisory lock."""
+        """Run a schema script (SQLite dialect) under the schema advisory lock, unless every
+        table and index it names exists already: `CREATE INDEX IF NOT EXISTS` locks its table
+        against writes even when the index exists, which would stall the other workers."""
         ddl = pg_schema(script)
+        names = re.findall(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\w+)", ddl)
+        if names and self.execute(
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relname = ANY(?)",
+                (names,)).fetchone()[0] == len(set(names)):
+            return
 
         def create() -> None:
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))

@@ -28,9 +28,13 @@ def is_database_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(DATABASE_URL_SCHEMES)
 
 
+class StateUnreachable(RuntimeError):
+    """The state database cannot be reached and this connection does not wait for it."""
+
+
 def state_errors() -> tuple[type[BaseException], ...]:
     """The exceptions a state database can raise (psycopg's only once it has been loaded)."""
-    errors: list[type[BaseException]] = [sqlite3.Error]
+    errors: list[type[BaseException]] = [sqlite3.Error, StateUnreachable]
     psycopg = sys.modules.get("psycopg")
     if psycopg is not None:
         errors.append(psycopg.Error)

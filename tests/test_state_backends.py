@@ -251,3 +251,37 @@ def test_postgres_going_away_waits_retries_and_loses_nothing(postgres_server, po
         assert s.get("https://a.example/feed").status == "done"
     finally:
         s.close()
+
+
+def test_export_from_an_unreachable_database_says_so_at_once(tmp_path, capsys):
+    from tests.servers import free_port
+
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    assert cli(["export", "--state", url, "-o", str(tmp_path / "x.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "unreachable" in err and "Traceback" not in err
+
+
+@pytest.mark.cluster
+def test_a_worker_starting_does_not_wait_for_the_others_writes(postgres_url):
+    import psycopg
+
+    open_store(postgres_url).close()
+    busy = psycopg.connect(postgres_url)  # another worker, mid-transaction on the state
+    busy.execute("INSERT INTO urls (url, source, kind, status) VALUES ('u', 'a', 'page', 'done')")
+    opened = threading.Event()
+
+    def start() -> None:
+        s = open_store(postgres_url)
+        History(s.db)
+        s.close()
+        opened.set()
+
+    t = threading.Thread(target=start, daemon=True)
+    t.start()
+    try:
+        assert opened.wait(10), "opening the state waited for another worker's transaction"
+    finally:
+        busy.commit()
+        busy.close()
+        t.join(10)
