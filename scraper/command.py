@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output directory for <run>.jsonl files; default out/ "
                              "(out/demo/ with --demo)")
     parser.add_argument("--state", default=None, metavar="FILE",
-                        help="SQLite state file; default <out>/state.sqlite")
+                        help="SQLite state file (default <out>/state.sqlite), or a "
+                             "postgresql:// URL")
     parser.add_argument("--demo", action="store_true",
                         help="serve the shipped fixtures on 127.0.0.1 (feeds, sitemaps, listings, "
                              "robots.txt) and crawl them: no network needed")
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         except (SourcesError, FileNotFoundError) as exc:
             print(f"kirinuki crawl: {exc}", file=sys.stderr)
             return EXIT_CONFIG
-        state = Path(args.state) if args.state else out / "state.sqlite"
+        state = _state_target(args.state, out)
         if getattr(args, "due", False):
             config = due_config(config, state)
             if not config.sources:
@@ -122,6 +123,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for s in servers:
             s.stop()
+
+
+def _state_target(state: str | None, out: Path) -> Any:
+    """--state: a SQLite file (default <out>/state.sqlite) or a postgresql:// URL, kept whole."""
+    from kirinuki.scraper.statedb import is_database_url
+
+    if state and is_database_url(state):
+        return state
+    return Path(state) if state else out / "state.sqlite"
 
 
 def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Namespace,
@@ -173,7 +183,7 @@ def _crawl(config: SourcesConfig, out: Path, state_path: Path, args: argparse.Na
         writer.close()
         store.mark_checked(run_id, writer.path, writer.count)
         formatted = _write_format(writer.path, fmt)
-        summary = ctx.summary(state_path, time.monotonic() - started,
+        summary = ctx.summary(store.path, time.monotonic() - started,
                               extra={name: {"rechecked": n} for name, n in rechecked.items()})
         alerts = finish_health(History(store.db), run_id, started_at, summary["sources"],
                                complete=ctx.stats.get("finish_reason") == "finished")

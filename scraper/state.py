@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT,
     finished_at TEXT,
     output TEXT,
-    summary TEXT
+    summary TEXT,
+    checked_bytes INTEGER           -- size of the run's JSONL when last found complete
 );
 """
 
@@ -153,9 +154,10 @@ class Store:
 
     def _create_schema(self) -> None:
         self.db.executescript(SCHEMA)
-        if "seen_run" not in self.db.columns("urls"):  # states from before the column existed
+        # SQLite states from before these columns existed
+        if "seen_run" not in self.db.columns("urls"):
             self.db.execute("ALTER TABLE urls ADD COLUMN seen_run TEXT")
-        if "checked_bytes" not in self.db.columns("runs"):  # JSONL size when last found complete
+        if "checked_bytes" not in self.db.columns("runs"):
             self.db.execute("ALTER TABLE runs ADD COLUMN checked_bytes INTEGER")
 
     def close(self) -> None:

@@ -92,6 +92,18 @@ def test_emit_decides_versions_and_never_stores_one_twice(store):
     assert store.run_info("nope") is None
 
 
+def test_recovery_completes_an_interrupted_run_file(store, tmp_path):
+    out = tmp_path / "r1.jsonl"
+    store.start_run("r1", out)
+    lines = [e.line for k in ("a", "b", "c") for e in emit(store, "r1", k, "h", 1)]
+    out.write_text(lines[0] + "\n" + lines[1][:5])  # killed mid-write
+    store.start_run("cluster-run", None)  # no local file: left alone
+    assert store.recover() == [(str(out), 2)]
+    assert out.read_text().splitlines() == lines
+    assert store.run_info("r1")["finished_at"] is not None
+    assert store.recover() == []  # checked: its size is remembered
+
+
 def test_history_hold_runs_and_readonly_export(store, target):
     store.start_run("r1", None)
     emit(store, "r1", "k", "h1", 1)
@@ -285,3 +297,31 @@ def test_a_worker_starting_does_not_wait_for_the_others_writes(postgres_url):
         busy.commit()
         busy.close()
         t.join(10)
+
+
+@pytest.mark.cluster
+@pytest.mark.e2e
+def test_crawl_with_its_state_in_postgres_is_incremental(tmp_path, postgres_url):
+    """`kirinuki crawl --state postgresql://...`: one process, the state in PostgreSQL."""
+    from kirinuki.demo.server import SiteServer
+    from tests.crawl_server import build_news_site, news_source, run_crawl, write_sources
+
+    with SiteServer() as srv:
+        site = build_news_site(srv)
+        sources = write_sources(tmp_path / "sources.toml", [news_source(site)])
+        out = tmp_path / "out"
+        first = run_crawl(sources, out, "--state", postgresql_url := postgres_url)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert len(first.records) == 12 and {r["version"] for r in first.records} == {1}
+        assert first.summary["state"] == postgresql_url
+        second = run_crawl(sources, out, "--state", postgres_url)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert second.records == []
+        for n in range(1, 13):
+            assert len(site.hits(site.path(n))) == 1
+    s = open_store(postgres_url)
+    try:
+        assert s.db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 12
+        assert not (out / "state.sqlite").exists()
+    finally:
+        s.close()
