@@ -325,3 +325,31 @@ def test_crawl_with_its_state_in_postgres_is_incremental(tmp_path, postgres_url)
         assert not (out / "state.sqlite").exists()
     finally:
         s.close()
+
+
+@pytest.mark.cluster
+def test_maintenance_commands_take_a_database_url(postgres_url, tmp_path, capsys, monkeypatch):
+    s = open_store(postgres_url)
+    s.start_run("r1", None)
+    emit(s, "r1", "k", "h1", 1)
+    h = History(s.db)
+    h.hold("k", "a", "https://a.example/k", "r1", "t", ["short_text"], "d", 3, "h2",
+           json.dumps({"text": "k2", "content_hash": "h2"}))
+    h.add_source_run("r1", "a", "2026-01-01", {"fetched": 1}, [3], [])
+    s.finish_run("r1", {"records": 1})
+    s.close()
+    monkeypatch.chdir(tmp_path)
+    assert cli(["held", "list", "--state", postgres_url, "--json"]) == 0
+    assert [x["key"] for x in json.loads(capsys.readouterr().out)] == ["k"]
+    assert cli(["held", "release", "--all", "--state", postgres_url, "-o", str(tmp_path)]) == 0
+    (released,) = tmp_path.glob("release-*.jsonl")
+    assert json.loads(released.read_text())["text"] == "k2"
+    assert cli(["report", "--state", postgres_url]) == 0
+    assert (tmp_path / "report.html").exists()
+    assert cli(["state", "prune", "--keep-runs", "5", "--state", postgres_url]) == 0
+    assert cli(["state", "vacuum", "--state", postgres_url]) == 0
+    s = open_store(postgres_url)
+    try:
+        assert s.article("k") == ("h2", 2)
+    finally:
+        s.close()
