@@ -11,6 +11,11 @@ does nothing unless `ROBOTSTXT_OBEY` is set; `ROBOTSTXT_USER_AGENT` / `USER_AGEN
 and Scrapy's documented meta key (`SKIP_KEY`) skips a request. robots.txt requests carry no
 `kirinuki_source`, so `SourceOffsiteMiddleware` keeps them and their redirects on the hosts of
 the source they serve.
+
+In cluster mode (`scraper.cluster_politeness`) the download happens once per site per run for
+the whole cluster: the gate's `SharedRobots` lets the first worker download it and hands the
+others what it got; and the Crawl-delay goes to the gate (request meta `kirinuki_crawl_delay`),
+which holds it for all workers together, instead of to this process's download slot.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class RobotsMiddleware:
         self.parsers: dict[str, Protego | None] = {}
         # netloc -> one Deferred per request waiting for that download
         self.waiting: dict[str, list[Deferred]] = {}
+        self._shared: Any = False  # not looked up yet (the engine exists once requests flow)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RobotsMiddleware:
@@ -65,8 +71,24 @@ class RobotsMiddleware:
             logger.debug("Forbidden by robots.txt: %s", request)
             self.crawler.stats.inc_value("robotstxt/forbidden")
             raise IgnoreRequest("Forbidden by robots.txt")
-        self.apply_crawl_delay(parser.crawl_delay(agent), request)
+        delay = parser.crawl_delay(agent)
+        if delay:
+            request.meta["kirinuki_crawl_delay"] = min(float(delay), MAX_CRAWL_DELAY)
+            if self.shared() is None:
+                self.apply_crawl_delay(delay, request)
         return None
+
+    def shared(self) -> Any:
+        """The cluster's shared robots.txt (`cluster_politeness.SharedRobots`) when the
+        politeness gate is among the downloader middlewares, else None."""
+        if self._shared is False:
+            self._shared = None
+            engine = self.crawler.engine
+            if engine is not None:
+                for mw in engine.downloader.middleware.middlewares:
+                    if getattr(mw, "shared_robots", None) is not None:
+                        self._shared = mw.shared_robots
+        return self._shared
 
     def agent_for(self, request: Request) -> str:
         if self.crawler.settings.get("ROBOTSTXT_USER_AGENT"):
@@ -85,13 +107,23 @@ class RobotsMiddleware:
             self.waiting[netloc].append(mine)
             return await maybe_deferred_to_future(mine)
         self.waiting[netloc] = []
-        parser = await self._download(f"{url.scheme}://{netloc}/robots.txt")
+        robots_url = f"{url.scheme}://{netloc}/robots.txt"
+        shared = self.shared()
+        if shared is None:
+            text = await self._download(robots_url)
+        else:
+            text, downloaded = await shared.once(netloc, lambda: self._download(robots_url))
+            if not downloaded:
+                self.crawler.stats.inc_value("robotstxt/shared_count")
+        # Like Scrapy's: whatever came back is parsed (an HTML 404 page allows everything).
+        parser = None if text is None else Protego.parse(text)
         self.parsers[netloc] = parser
         for d in self.waiting.pop(netloc):
             d.callback(parser)
         return parser
 
-    async def _download(self, robots_url: str) -> Protego | None:
+    async def _download(self, robots_url: str) -> str | None:
+        """robots.txt's text, or None when there is none usable (allow all)."""
         stats = self.crawler.stats
         stats.inc_value("robotstxt/request_count")
         req = Request(robots_url, priority=ROBOTS_PRIORITY, callback=NO_CALLBACK,
@@ -110,8 +142,7 @@ class RobotsMiddleware:
             return None
         stats.inc_value("robotstxt/response_count")
         stats.inc_value(f"robotstxt/response_status_count/{response.status}")
-        # Like Scrapy's: whatever came back is parsed (an HTML 404 page allows everything).
-        return Protego.parse(response.body.decode("utf-8", errors="ignore"))
+        return response.body.decode("utf-8", errors="ignore")
 
     def apply_crawl_delay(self, delay: float | None, request: Request) -> None:
         """The site's download slot never waits less than robots.txt's Crawl-delay.

@@ -23,7 +23,8 @@ class FakeEngine:
         self.body = body
         self.downloads: list[str] = []
         self.release = asyncio.Event()
-        self.downloader = SimpleNamespace(slots={"h.test": SimpleNamespace(delay=0.5)})
+        self.downloader = SimpleNamespace(slots={"h.test": SimpleNamespace(delay=0.5)},
+                                          middleware=SimpleNamespace(middlewares=()))
 
     async def download_async(self, request: Request) -> TextResponse:
         self.downloads.append(request.url)
