@@ -193,7 +193,8 @@ class SharedRobots:
                    ) -> tuple[str | None, bool]:
         """(robots.txt text or None for "allow all", whether this worker downloaded it)."""
         client = self.redis.client
-        key = self.redis.key("robots", self.run_id, netloc)
+        # under the run's own keys (`scraper.cluster.keys`: kirinuki:run:<run id>:...)
+        key = self.redis.key("run", self.run_id, "robots", netloc)
         lock = key + ":lock"
         args = [self.token, self.lock_ttl_ms]
         while True:
@@ -249,7 +250,7 @@ class PolitenessGate:
         self.freed: dict[str, asyncio.Event] = {}
         self.pending: set[asyncio.Task] = set()
         self.shared_robots = SharedRobots(
-            self.redis, settings.get("KIRINUKI_RUN_ID") or "default",
+            self.redis, settings.get("KIRINUKI_CLUSTER_RUN") or "default",
             ttl=settings.getfloat("KIRINUKI_ROBOTS_TTL", 86400.0),
             lock_ttl=self.lease_ttl * (settings.getint("RETRY_TIMES", 2) + 1))
 
@@ -368,7 +369,7 @@ def cluster_politeness_settings(settings: dict[str, Any], *, redis_url: str,
     out["AUTOTHROTTLE_ENABLED"] = False
     out["REDIS_URL"] = redis_url
     if run_id:
-        out["KIRINUKI_RUN_ID"] = run_id
+        out["KIRINUKI_CLUSTER_RUN"] = run_id
     mws = dict(settings.get("DOWNLOADER_MIDDLEWARES") or {})
     mws[GATE_PATH] = GATE_ORDER
     out["DOWNLOADER_MIDDLEWARES"] = mws
