@@ -36,6 +36,7 @@ from kirinuki.pipelines.thresholds import (
     SHELL_SHARE,
     SHORT_SHARE,
     SINGLE_BLOCK_DUMP,
+    SLIDESHOW_MIN_SLIDES,
     SMALL_RESULT,
     TEASER_LINK_SHARE,
     TEASER_MAX_CHARS,
@@ -241,6 +242,45 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
 
 
 
+# "1/50", "1 / 50", "1 of 50": a slide's counter, first thing in its caption.
+_SLIDE_COUNTER_RE = re.compile(r"^\s*(\d{1,3})\s*(?:/|of)\s*(\d{1,3})\b")
+_FIRST_SLIDES = etree.XPath(
+    "//body//*[starts-with(normalize-space(text()), '1/') or starts-with(normalize-space(text()), '1 /')"
+    " or starts-with(normalize-space(text()), '1 of ')]")
+
+
+def _slide_number(el: etree._Element, total: int) -> int | None:
+    """The counter an item's text begins with, when it counts to `total`."""
+    first = next((t for t in el.itertext() if t.strip()), "")
+    m = _SLIDE_COUNTER_RE.match(first)
+    return int(m.group(1)) if m and int(m.group(2)) == total else None
+
+
+def drop_slideshows(tree: etree._Element, removed: Counter[str]) -> None:
+    """Remove embedded photo galleries: sibling items whose captions count "1/50", "2/50"...
+
+    A gallery of other stories dropped into the article ("Business news in pictures") gives each
+    slide a headline, a caption and a credit: fifty teasers that outweigh the article, which
+    trafilatura keeps as prose (issue 10). Items numbered 1, 2, 3 of the same total, three at
+    least, are slides; the list holding them goes.
+    """
+    for el in _FIRST_SLIDES(tree):
+        m = _SLIDE_COUNTER_RE.match(el.text or "")
+        if not m or m.group(1) != "1" or int(m.group(2)) < SLIDESHOW_MIN_SLIDES:
+            continue
+        total = int(m.group(2))
+        node = el
+        while (parent := node.getparent()) is not None:
+            items = [s for s in parent if s.tag == node.tag]
+            if len(items) >= SLIDESHOW_MIN_SLIDES:
+                numbers = [_slide_number(s, total) for s in items[:SLIDESHOW_MIN_SLIDES]]
+                if numbers == list(range(1, SLIDESHOW_MIN_SLIDES + 1)):
+                    drop_element(parent)
+                    removed["gallery"] += 1
+                break
+            node = parent
+
+
 def shell_page(blocks: list[Block] | None, body: str | None) -> bool:
     """The HTML holds a shell (menus, a teaser) while JSON-LD `articleBody` holds the article:
     pages rendered by scripts publish the text only there (issue 10). No page of the five
@@ -266,6 +306,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     """
     removed: Counter[str] = Counter()
     jsonld = list(jsonld)
+    drop_slideshows(tree, removed)
     drop_link_teasers(tree, removed)
     blocks = _trafilatura(tree, url, fast=True)
     prose = paragraph_chars(tree)

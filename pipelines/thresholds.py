@@ -47,6 +47,9 @@ TEASER_MAX_CHARS = 300  # a paragraph, heading or list item up to this long ...
 TEASER_LINK_SHARE = 0.7  # ... that is this much link text is a teaser for another page
 TEASER_MIN_LINK = 12  # its longest link is a headline, not keyword links (place names to topics)
 
+# --- embedded photo galleries (generic.drop_slideshows) ------------------------------------
+SLIDESHOW_MIN_SLIDES = 3  # sibling items counted "1/N", "2/N", "3/N" (N at least this) are slides
+
 # --- the page's own articleBody votes (refine.vote_article_body) ---------------------------
 CJK_SAMPLE = 2000  # CJK-ness of a text is read on its first characters (texts can be long)
 VOTE_MIN_COVER = 0.6  # articleBody must hold this share of our words to be trusted as a voter

@@ -58,3 +58,20 @@ def test_repeats_that_are_the_articles_structure_stay():
     dishes = [Block("list_item", f"Dish {i}: 1 cup zucchini noodles, 4 oz. cooked chicken, 1 tsp. olive oil, "
                                  "green onions and chili sauce to taste.") for i in range(3)]
     assert filter_lines(dishes + dishes, [], Counter(), 100, 2) == dishes + dishes
+
+
+def test_an_embedded_photo_gallery_is_not_the_article():
+    from kirinuki.pipelines import Page, clean
+
+    story = [f"<p>Paragraph {i} of the hotel story says what the receptionist will never tell you "
+             "when you check in, according to the owners who answered online.</p>" for i in range(6)]
+    slides = "".join(f"<li><h2><span class='counter'>{i}/12</span> Slide headline number {i}</h2>"
+                     f"<p>Caption {i} of another business story: revenues dipped after the broadcasting and "
+                     "sponsorship deals dried up, the club said in its annual report.</p>"
+                     "<p class='credits'>GETTY IMAGES</p></li>" for i in range(1, 13))
+    page = (f"<html><head><title>Hotel secrets</title></head><body><article><h1>Hotel secrets</h1>{''.join(story[:3])}"
+            f"<div class='gallery'><h2>Business news in pictures</h2><ul class='legends'>{slides}</ul></div>"
+            f"{''.join(story[3:])}</article></body></html>")
+    r = clean(Page(url="https://example.org/hotels", body=page.encode()), generic_only=True)[0]
+    assert "Caption" not in r["text"] and "Slide headline" not in r["text"]
+    assert r["text"].count("Paragraph") == 6
