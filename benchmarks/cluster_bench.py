@@ -12,8 +12,9 @@ arrives, per host: the minimum gap between two requests to one host is the serve
 the host's `download_delay` held across the whole cluster.
 
 The crawlers: the embedded default (`kirinuki crawl`, SQLite + files, one process) and then cluster
-mode (a real redis-server and PostgreSQL started in a temp dir by tests/servers.py, one seeding
-command, then N `kirinuki worker` processes draining the run). Every crawler process gets the
+mode (a real redis-server and PostgreSQL started in temp dirs by tests/servers.py; `kirinuki
+crawl` with `[cluster]` seeds the run and waits while N `kirinuki worker --until-idle` processes,
+started beside it, drain it; then it writes the run's JSONL from the shared state). Every crawler process gets the
 same fixed number of concurrent requests (`--concurrency`) and cleans in-process (`--workers 0`),
 so one process is bound by waiting on the 100 ms responses, not by this machine's CPUs; the CPU
 seconds column (user + system of the crawler processes, their children included) shows how far
@@ -21,8 +22,10 @@ from the CPU bound each row is.
 
 Columns: mode, worker processes, pages (article records written), wall seconds from the first
 command to the last process's exit, pages/s, scaling (pages/s / pages/s of 1 worker), the largest
-peak RSS of one worker process (MB), CPU seconds (sum over the crawler processes), and per host
-the smallest gap between two requests seen by the server, against the configured delay (Scrapy
+peak RSS of one worker process (MB), CPU seconds (sum over the crawler processes, the seeder
+included) and per page, when the site saw the first and the last request (seconds from the
+start: start-up and drain time), and per host the smallest gap between two requests seen by the server,
+robots.txt included ("gap all") and left out ("gap pg"), against the configured delay (Scrapy
 randomizes each delay to 0.5-1.5 x `download_delay`, so the floor it promises is half of it).
 Everything is written under a temp dir that is removed at the end (`--keep` keeps it).
 """
@@ -105,6 +108,17 @@ class Site:
     def _since(self, i: int) -> list[tuple[float, str]]:
         return self.hosts[i].arrivals[self.log_since[i]:]
 
+    def span(self, t0: float) -> tuple[float, float]:
+        """Seconds from `t0` to the first and to the last request the site saw."""
+        times = [t for i in range(len(self.hosts)) for t, _ in self._since(i)]
+        return (min(times) - t0, max(times) - t0) if times else (float("nan"), float("nan"))
+
+    def save(self, path: Path, t0: float) -> None:
+        """The arrival log (host, seconds from `t0`, path), sorted by time: for --keep."""
+        hits = sorted((t - t0, i, p) for i in range(len(self.hosts)) for t, p in self._since(i))
+        path.write_text("".join(f"{self.hosts[i].server_address[0]}\t{t:.3f}\t{p}\n"
+                                for t, i, p in hits))
+
     def min_gaps(self, robots: bool = True) -> list[tuple[float, str, str]]:
         """Per host, the smallest gap between two consecutive requests and their paths."""
         out = []
@@ -175,6 +189,8 @@ class Row:
     procs: list[Proc]
     gaps: list[tuple[float, str, str]]  # robots.txt included
     page_gaps: list[tuple[float, str, str]]  # robots.txt left out
+    span: tuple[float, float] = (float("nan"), float("nan"))  # first, last request (s)
+    seeder: Proc | None = None  # cluster mode: the seeding `kirinuki crawl` (CPU counted too)
 
     @property
     def rate(self) -> float:
@@ -201,38 +217,42 @@ def run_embedded(site: Site, work: Path, args: argparse.Namespace) -> Row:
     d.mkdir()
     (d / "sources.toml").write_text(to_toml(crawl_config(site, args)))
     site.mark()
-    t = time.perf_counter()
+    t = time.monotonic()
     proc = reap(spawn(["crawl", "--sources", str(d / "sources.toml"), "-o", str(d / "out"),
                        "--no-progress"], d / "crawl.log"))
-    wall = time.perf_counter() - t
+    wall = time.monotonic() - t
+    site.save(d / "arrivals.tsv", t)
     if proc.status not in (0, 1):
         raise SystemExit(f"embedded crawl failed ({proc.status}): see {d / 'crawl.log'}")
     return Row("embedded", 1, count_records(d / "out"), wall, [proc], site.min_gaps(),
-               site.min_gaps(robots=False))
+               site.min_gaps(robots=False), site.span(t))
 
 
 def run_cluster(site: Site, work: Path, args: argparse.Namespace, n: int, redis_url: str,
                 database_url: str) -> Row:
-    """Seed one run into Redis, then `n` `kirinuki worker` processes drain it (state in PostgreSQL)."""
+    """`kirinuki crawl` seeds one run into Redis and waits; `n` `kirinuki worker --until-idle`
+    processes drain it (state in PostgreSQL); the seeder then writes the run's JSONL."""
     d = work / f"cluster{n}"
     d.mkdir()
-    cfg = crawl_config(site, args)
-    cfg["cluster"] = {"redis": redis_url, "database": database_url}
-    (d / "sources.toml").write_text(to_toml(cfg))
-    common = ["--sources", str(d / "sources.toml"), "-o", str(d / "out"), "--no-progress"]
+    sources = str(d / "sources.toml")
+    (d / "sources.toml").write_text(to_toml(crawl_config(site, args)) + (  # to_toml: no [cluster]
+        f"\n[cluster]\nredis = '{redis_url}'\ndatabase = '{database_url}'\n"))
     site.mark()
-    t = time.perf_counter()
-    seed = reap(spawn(["crawl", *common], d / "seed.log"))
+    t = time.monotonic()
+    seed = spawn(["crawl", "--sources", sources, "-o", str(d / "out"), "--no-progress"],
+                 d / "seed.log")
+    workers = [spawn(["worker", "--sources", sources, "--until-idle", "--workers", "0"],
+                     d / f"worker{k}.log") for k in range(n)]
+    reap_all([seed, *workers])
+    wall = time.monotonic() - t
+    site.save(d / "arrivals.tsv", t)
     if seed.status not in (0, 1):
-        raise SystemExit(f"seeding failed ({seed.status}): see {d / 'seed.log'}")
-    workers = reap_all([spawn(["worker", *common], d / f"worker{k}.log") for k in range(n)])
-    wall = time.perf_counter() - t
-    bad = [w.status for w in workers if w.status not in (0, 1)]
+        raise SystemExit(f"the seeding crawl failed ({seed.status}): see {d / 'seed.log'}")
+    bad = [w.status for w in workers if w.status != 0]
     if bad:
         raise SystemExit(f"{len(bad)} worker(s) failed ({bad}): see {d}/worker*.log")
-    pages = count_records(d / "out")
-    return Row("cluster", n, pages, wall, [seed, *workers], site.min_gaps(),
-               site.min_gaps(robots=False))
+    return Row("cluster", n, count_records(d / "out"), wall, workers, site.min_gaps(),
+               site.min_gaps(robots=False), site.span(t), seed)
 
 
 def print_row(row: Row, base: float | None, delay: float) -> None:
@@ -242,10 +262,11 @@ def print_row(row: Row, base: float | None, delay: float) -> None:
     ok = "yes" if worst >= floor else "pages" if worst_pages >= floor else "NO"
     scaling = f"{row.rate / base:.2f}" if base else "-"
     rss = max(p.maxrss_mb for p in row.procs)
-    cpu = sum(p.cpu_s for p in row.procs)
+    cpu = sum(p.cpu_s for p in row.procs) + (row.seeder.cpu_s if row.seeder else 0.0)
     print(f"{row.mode:<9} {row.workers:>7} {row.pages:>6} {row.seconds:>8.1f} {row.rate:>8.1f} "
           f"{scaling:>7} {rss:>12.0f} {cpu:>7.1f} {cpu / max(1, row.pages) * 1000:>7.1f} "
-          f"{worst:>7.3f} {worst_pages:>7.3f} {ok:>6}", flush=True)
+          f"{row.span[0]:>7.1f} {row.span[1]:>8.1f} {worst:>7.3f} {worst_pages:>7.3f} {ok:>6}",
+          flush=True)
     if ok != "yes":
         gap, a, b = min(row.gaps)
         print(f"  closest requests to one host: {a} then {b}, {gap:.3f}s apart")
@@ -278,7 +299,8 @@ def main() -> int:
                   f"requests per process, cleaning in-process")
             print(f"{'mode':<9} {'workers':>7} {'pages':>6} {'seconds':>8} {'pages/s':>8} "
                   f"{'scaling':>7} {'peak RSS MB':>12} {'CPU s':>7} {'CPU ms/p':>7} "
-                  f"{'gap all':>7} {'gap pg':>7} {'polite':>6}", flush=True)
+                  f"{'1st req':>7} {'last req':>8} {'gap all':>7} {'gap pg':>7} {'polite':>6}",
+                  flush=True)
             if not args.no_embedded:
                 print_row(run_embedded(site, work, args), None, args.delay)
             if not args.no_cluster:

@@ -1,0 +1,186 @@
+"""The two shared limits of cluster mode, measured on real servers (figures for docs/SCALE.md).
+
+    python benchmarks/scale_limits.py [--requests 20000] [--records 2000] [--writers 1 4]
+
+1. Redis memory per queued request: `--requests` article requests, built as our spider builds
+   them (URL, callback, errback, priority, our `meta`), pushed through scrapy-redis's own
+   request queue (`scrapy_redis.queue.PriorityQueue`, its default: a sorted set of pickled
+   request dicts) into a real redis-server; `MEMORY USAGE` of the key and the `used_memory`
+   delta of `INFO memory`, divided by the count. The same for the duplicate filter (one SHA1
+   fingerprint per request in a set, `scrapy_redis.dupefilter.RFPDupeFilter`).
+2. State write rate: records/s of `Store.emit` (a record line, its article row and its URL row in
+   one transaction, as the item pipeline writes each article) with `--writers` processes
+   writing at once: on the embedded SQLite state (one writer: it is single-process by design) and
+   on PostgreSQL (a real server, `open_store("postgresql://...")`). The record is a real cleaned
+   article (a shipped fixture), its key and URL made unique per write.
+
+Servers come from tests/servers.py (temp dirs, free ports, stopped at the end). PostgreSQL runs
+with fsync off there (a throwaway test cluster), so its rate is an upper bound of what a durable
+server does on the same CPU; the column says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FIXTURE = REPO / "fixtures" / "newsweekjapan" / "2017-10-10_putin-north-korea.html"
+
+
+def _spider():
+    from scrapy import Spider
+
+    class Bench(Spider):
+        name = "kirinuki"
+
+        def parse_article(self, response):  # pragma: no cover - never called
+            pass
+
+        def on_error(self, failure):  # pragma: no cover - never called
+            pass
+
+    return Bench()
+
+
+def _request(spider, i: int):
+    """An article request as `KirinukiSpider._article_request` makes it (same meta keys)."""
+    from scrapy import Request
+
+    url = f"https://www.example-news.co.jp/articles/2025/03/{i // 1000:04d}/news-{i:08d}.html"
+    return Request(url, callback=spider.parse_article, errback=spider.on_error, dont_filter=True,
+                   priority=10, meta={
+                       "kirinuki_source": f"source{i % 1000:04d}", "kirinuki_kind": "article",
+                       "kirinuki_url": url, "download_slot": "www.example-news.co.jp",
+                       "download_timeout": 30.0, "handle_httpstatus_list": [304],
+                       "autothrottle_dont_adjust_delay": False,
+                       "kirinuki_hints": (f"見出し{i}：市議会が新年度予算案を可決、子育て支援に重点",
+                                          "2025-03-01T10:00:00+09:00")})
+
+
+def redis_bytes(url: str, n: int) -> dict[str, float]:
+    import redis
+    from scrapy_redis.dupefilter import RFPDupeFilter
+    from scrapy_redis.queue import PriorityQueue
+
+    r = redis.Redis.from_url(url)
+    r.flushall()
+    spider = _spider()
+    q = PriorityQueue(r, spider, "bench:requests")
+    before = r.info("memory")["used_memory"]
+    sizes = 0
+    for i in range(n):
+        req = _request(spider, i)
+        sizes += len(q._encode_request(req))
+        q.push(req)
+    after = r.info("memory")["used_memory"]
+    queue_key = r.memory_usage("bench:requests", samples=0)
+    df = RFPDupeFilter(r, "bench:dupefilter")
+    before_df = r.info("memory")["used_memory"]
+    for i in range(n):
+        df.request_seen(_request(spider, i))
+    after_df = r.info("memory")["used_memory"]
+    df_key = r.memory_usage("bench:dupefilter", samples=0)
+    assert len(q) == n and r.scard("bench:dupefilter") == n
+    return {"pickled": sizes / n, "queue_key": queue_key / n, "queue_info": (after - before) / n,
+            "dupefilter_key": df_key / n, "dupefilter_info": (after_df - before_df) / n}
+
+
+def _record_line() -> str:
+    import kirinuki
+
+    [rec] = kirinuki.clean_file(str(FIXTURE))
+    return json.dumps(rec, ensure_ascii=False)
+
+
+def _write(target: str | Path, worker: int, count: int, line: str, run_id: str, out: Path) -> float:
+    """One writer: `count` emits, each its own transaction; returns seconds spent."""
+    from kirinuki.scraper import state
+
+    store = (state.open_store(target) if hasattr(state, "open_store")  # pgstate (issue 12)
+             else state.Store(target))
+    if worker == 0:
+        store.start_run(run_id, out)
+    t = time.perf_counter()
+    for i in range(count):
+        url = f"https://www.example-news.co.jp/articles/w{worker}/news-{i:08d}.html"
+        e = state.Emit(key=url, version=1, source=f"source{i % 50}", url=url,
+                 content_hash=f"{worker:04d}{i:012d}", fetched_at="2025-03-01T10:00:00+00:00",
+                 line=line.replace(str(FIXTURE.stem), f"w{worker}-{i}"))
+        store.emit(run_id, [e], [(url, e.source, "article")], etag=None, last_modified=None,
+                   fetched_at="2025-03-01T10:00:00+00:00")
+    elapsed = time.perf_counter() - t
+    store.close()
+    return elapsed
+
+
+def _writer_main(args: tuple) -> float:
+    return _write(*args)
+
+
+def emit_rate(target: str | Path, writers: int, per_writer: int, line: str, out: Path) -> float:
+    """Records/s of `writers` processes emitting at once (wall clock over all of them)."""
+    run_id = f"bench-{writers}-{os.getpid()}"
+    if writers == 1:
+        return per_writer / _write(target, 0, per_writer, line, run_id, out)
+    # The run row first (emit's foreign key), then the writers together.
+    _write(target, 0, 0, line, run_id, out)
+    ctx = multiprocessing.get_context("spawn")
+    t = time.perf_counter()
+    with ctx.Pool(writers) as pool:
+        pool.map(_writer_main, [(target, w + 1, per_writer, line, run_id, out)
+                                for w in range(writers)])
+    return writers * per_writer / (time.perf_counter() - t)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--records", type=int, default=2000, help="emits per writer process")
+    ap.add_argument("--writers", type=int, nargs="+", default=[1, 4])
+    args = ap.parse_args()
+
+    from tests.servers import start_postgres, start_redis
+
+    print(f"CPUs {os.cpu_count()}")
+    with start_redis() as redis_srv:
+        b = redis_bytes(redis_srv.url, args.requests)
+        info = redis_srv.url
+    print(f"Redis ({info.rsplit(':', 1)[0]}), {args.requests} article requests:")
+    print(f"  queue (scrapy_redis PriorityQueue): {b['pickled']:.0f} B pickled per request, "
+          f"{b['queue_key']:.0f} B per request by MEMORY USAGE, {b['queue_info']:.0f} B by "
+          f"INFO used_memory")
+    print(f"  duplicate filter (RFPDupeFilter set): {b['dupefilter_key']:.0f} B per fingerprint by "
+          f"MEMORY USAGE, {b['dupefilter_info']:.0f} B by INFO used_memory")
+
+    line = _record_line()
+    print(f"State writes: Store.emit of a {len(line.encode())} B record line, one transaction each")
+    print(f"  {'state':<28} {'writers':>7} {'records':>8} {'records/s':>10}")
+    with tempfile.TemporaryDirectory(prefix="scalelimits-") as tmp:
+        out = Path(tmp) / "out"
+        rate = emit_rate(Path(tmp) / "state.sqlite", 1, args.records, line, out)
+        print(f"  {'SQLite (embedded)':<28} {1:>7} {args.records:>8} {rate:>10.0f}", flush=True)
+        from kirinuki.scraper import state
+
+        if not hasattr(state, "open_store"):
+            print("  (no PostgreSQL state in this version: `open_store` is missing)")
+            return 0
+        with start_postgres() as pg:
+            for w in args.writers:
+                db = pg.create_database(f"emit{w}")
+                rate = emit_rate(db, w, args.records, line, out)
+                print(f"  {'PostgreSQL (fsync off)':<28} {w:>7} {w * args.records:>8} "
+                      f"{rate:>10.0f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
