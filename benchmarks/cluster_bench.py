@@ -20,13 +20,17 @@ so one process is bound by waiting on the 100 ms responses, not by this machine'
 seconds column (user + system of the crawler processes, their children included) shows how far
 from the CPU bound each row is.
 
-Columns: mode, worker processes, pages (article records written), wall seconds from the first
-command to the last process's exit, pages/s, scaling (pages/s / pages/s of 1 worker), the largest
-peak RSS of one worker process (MB), CPU seconds (sum over the crawler processes, the seeder
-included) and per page, when the site saw the first and the last request (seconds from the
-start: start-up and drain time), and per host the smallest gap between two requests seen by the server,
-robots.txt included ("gap all") and left out ("gap pg"), against the configured delay (Scrapy
-randomizes each delay to 0.5-1.5 x `download_delay`, so the floor it promises is half of it).
+Columns: mode, worker processes, pages (article records written); wall seconds from the first
+command to the last process's exit, pages/s over it and its scaling (/ the 1-worker row); the
+crawl window (first to last request the site saw: start-up and the final drain left out),
+pages/s over it and its scaling; the largest peak RSS of one worker process (MB); CPU seconds
+of the crawler processes (user + system, the seeder and cleaning children included; the
+redis-server and PostgreSQL processes are not) and per page (ms); the 1-minute load average
+when the row finished (the machine is shared: a load above the CPU count means the crawlers
+were fighting other jobs for CPU); per host the smallest gap between two requests seen by the
+server, robots.txt included ("gap all") and left out ("gap pg"), and whether it held the floor:
+half the delay for the embedded crawl (Scrapy randomizes a slot's delay to 0.5-1.5x) and the
+whole delay in cluster mode (the Redis lease spaces a site's request starts by the delay).
 Everything is written under a temp dir that is removed at the end (`--keep` keeps it).
 """
 
@@ -154,10 +158,12 @@ class Proc:
     status: int | None = None
 
 
-def spawn(args: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Proc:
+def spawn(args: Sequence[str], log: Path, profile: Path | None = None) -> Proc:
+    """`kirinuki ARGS...` in the background (under cProfile, written to `profile`, if given)."""
+    cmd = [*KIRINUKI, *args] if profile is None else [
+        sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "kirinuki.cli", *args]
     with open(log, "ab") as fh:
-        p = subprocess.Popen([*KIRINUKI, *args], cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
-                             env={**os.environ, **(env or {})})
+        p = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT)
     return Proc(p)
 
 
@@ -190,6 +196,7 @@ class Row:
     gaps: list[tuple[float, str, str]]  # robots.txt included
     page_gaps: list[tuple[float, str, str]]  # robots.txt left out
     span: tuple[float, float] = (float("nan"), float("nan"))  # first, last request (s)
+    load: float = field(default_factory=lambda: os.getloadavg()[0])  # others share the CPUs
     seeder: Proc | None = None  # cluster mode: the seeding `kirinuki crawl` (CPU counted too)
 
     @property
@@ -242,7 +249,9 @@ def run_cluster(site: Site, work: Path, args: argparse.Namespace, n: int, redis_
     seed = spawn(["crawl", "--sources", sources, "-o", str(d / "out"), "--no-progress"],
                  d / "seed.log")
     workers = [spawn(["worker", "--sources", sources, "--until-idle", "--workers", "0"],
-                     d / f"worker{k}.log") for k in range(n)]
+                     d / f"worker{k}.log",
+                     args.profile / f"worker{n}-{k}.prof" if args.profile else None)
+               for k in range(n)]
     reap_all([seed, *workers])
     wall = time.monotonic() - t
     site.save(d / "arrivals.tsv", t)
@@ -255,21 +264,33 @@ def run_cluster(site: Site, work: Path, args: argparse.Namespace, n: int, redis_
                site.min_gaps(robots=False), site.span(t), seed)
 
 
-def print_row(row: Row, base: float | None, delay: float) -> None:
-    floor = 0.5 * delay * 0.98  # 2% for the server's clock reads
+HEADER = (f"{'mode':<8} {'workers':>7} {'pages':>5} {'wall s':>6} {'p/s':>5} {'scale':>5} "
+          f"{'crawl s':>7} {'p/s':>5} {'scale':>5} {'RSS MB':>6} {'CPU s':>6} {'ms/p':>5} "
+          f"{'load':>4} {'gap all':>7} {'gap pg':>6} {'polite':>6}")
+
+
+def print_row(row: Row, base: Row | None, delay: float) -> None:
+    """One table row; `base` is the 1-worker row the scaling columns divide by."""
+    # Scrapy randomizes a slot's delay to 0.5-1.5x; the cluster's Redis lease spaces a site's
+    # request starts by the whole delay. 2% slack for the clocks.
+    floor = (0.5 if row.mode == "embedded" else 1.0) * delay * 0.98
     worst = min(row.gaps)[0]
     worst_pages = min(row.page_gaps)[0]
     ok = "yes" if worst >= floor else "pages" if worst_pages >= floor else "NO"
-    scaling = f"{row.rate / base:.2f}" if base else "-"
+    crawl_s = row.span[1] - row.span[0]
+    crawl_rate = row.pages / crawl_s if crawl_s > 0 else 0.0
+    base_crawl = base.pages / (base.span[1] - base.span[0]) if base else 0.0
+    scale = f"{row.rate / base.rate:.2f}" if base else "-"
+    scale_crawl = f"{crawl_rate / base_crawl:.2f}" if base else "-"
     rss = max(p.maxrss_mb for p in row.procs)
     cpu = sum(p.cpu_s for p in row.procs) + (row.seeder.cpu_s if row.seeder else 0.0)
-    print(f"{row.mode:<9} {row.workers:>7} {row.pages:>6} {row.seconds:>8.1f} {row.rate:>8.1f} "
-          f"{scaling:>7} {rss:>12.0f} {cpu:>7.1f} {cpu / max(1, row.pages) * 1000:>7.1f} "
-          f"{row.span[0]:>7.1f} {row.span[1]:>8.1f} {worst:>7.3f} {worst_pages:>7.3f} {ok:>6}",
-          flush=True)
-    if ok != "yes":
-        gap, a, b = min(row.gaps)
-        print(f"  closest requests to one host: {a} then {b}, {gap:.3f}s apart")
+    print(f"{row.mode:<8} {row.workers:>7} {row.pages:>5} {row.seconds:>6.1f} {row.rate:>5.1f} "
+          f"{scale:>5} {crawl_s:>7.1f} {crawl_rate:>5.1f} {scale_crawl:>5} {rss:>6.0f} "
+          f"{cpu:>6.1f} {cpu / max(1, row.pages) * 1000:>5.1f} {row.load:>4.1f} {worst:>7.3f} "
+          f"{worst_pages:>6.3f} {ok:>6}", flush=True)
+    if ok != "yes":  # NO: two page requests too close; pages: robots.txt then a page
+        gap, first, second = min(row.page_gaps if ok == "NO" else row.gaps)
+        print(f"  closest: {first} then {second}, {gap:.3f}s apart (floor {floor:.3f}s)")
 
 
 def main() -> int:
@@ -285,7 +306,12 @@ def main() -> int:
     ap.add_argument("--no-embedded", action="store_true", help="skip the embedded-default row")
     ap.add_argument("--no-cluster", action="store_true", help="only the embedded-default row")
     ap.add_argument("--keep", type=Path, help="keep outputs and logs here")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="run each worker under cProfile, writing DIR/worker<N>-<k>.prof "
+                         "(read with: python -m pstats FILE)")
     args = ap.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     if not 1 <= args.hosts <= 250:
         ap.error("--hosts must be 1..250 (127.0.0.2 .. 127.0.0.251)")
 
@@ -295,12 +321,9 @@ def main() -> int:
         with contextlib.ExitStack() as servers:
             print(f"CPUs {os.cpu_count()}; {args.hosts} hosts x {args.pages_per_host} pages, "
                   f"{args.latency * 1000:.0f} ms a response, download_delay {args.delay}s per host "
-                  f"(server-side floor {0.5 * args.delay:.3f}s), {args.concurrency} concurrent "
-                  f"requests per process, cleaning in-process")
-            print(f"{'mode':<9} {'workers':>7} {'pages':>6} {'seconds':>8} {'pages/s':>8} "
-                  f"{'scaling':>7} {'peak RSS MB':>12} {'CPU s':>7} {'CPU ms/p':>7} "
-                  f"{'1st req':>7} {'last req':>8} {'gap all':>7} {'gap pg':>7} {'polite':>6}",
-                  flush=True)
+                  f"(gap floor: embedded {0.5 * args.delay:.3f}s, cluster {args.delay:.3f}s), "
+                  f"{args.concurrency} concurrent requests per process, cleaning in-process")
+            print(HEADER, flush=True)
             if not args.no_embedded:
                 print_row(run_embedded(site, work, args), None, args.delay)
             if not args.no_cluster:
@@ -316,7 +339,7 @@ def main() -> int:
                     row = run_cluster(site, work, args, n, redis_srv.url,
                                       pg_srv.create_database(f"bench{n}"))
                     if base is None and n == 1:
-                        base = row.rate
+                        base = row
                     print_row(row, base, args.delay)
     finally:
         for h in site.hosts:
