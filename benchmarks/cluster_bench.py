@@ -24,8 +24,8 @@ Columns: mode, worker processes, pages (article records written); wall seconds f
 command to the last process's exit, pages/s over it and its scaling (/ the 1-worker row); the
 crawl window (first to last request the site saw: start-up and the final drain left out),
 pages/s over it and its scaling; the largest peak RSS of one worker process (MB); CPU seconds
-of the crawler processes (user + system, the seeder and cleaning children included; the
-redis-server and PostgreSQL processes are not) and per page (ms); the 1-minute load average
+of the crawler processes (user + system, the seeder and cleaning children included) and per
+page (ms); CPU seconds of the redis-server and PostgreSQL processes during the row; the 1-minute load average
 when the row finished (the machine is shared: a load above the CPU count means the crawlers
 were fighting other jobs for CPU); per host the smallest gap between two requests seen by the
 server, robots.txt included ("gap all") and left out ("gap pg"), and whether it held the floor:
@@ -186,6 +186,16 @@ def reap_all(procs: list[Proc]) -> list[Proc]:
     return procs
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a running process and its reaped children (/proc/PID/stat): a server's
+    own work, PostgreSQL's backends included once their connections closed."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Row:
     mode: str
@@ -197,6 +207,7 @@ class Row:
     page_gaps: list[tuple[float, str, str]]  # robots.txt left out
     span: tuple[float, float] = (float("nan"), float("nan"))  # first, last request (s)
     load: float = field(default_factory=lambda: os.getloadavg()[0])  # others share the CPUs
+    server_cpu_s: float = 0.0  # redis-server + PostgreSQL during the row
     seeder: Proc | None = None  # cluster mode: the seeding `kirinuki crawl` (CPU counted too)
 
     @property
@@ -261,11 +272,12 @@ def run_cluster(site: Site, work: Path, args: argparse.Namespace, n: int, redis_
     if bad:
         raise SystemExit(f"{len(bad)} worker(s) failed ({bad}): see {d}/worker*.log")
     return Row("cluster", n, count_records(d / "out"), wall, workers, site.min_gaps(),
-               site.min_gaps(robots=False), site.span(t), seed)
+               site.min_gaps(robots=False), site.span(t), seeder=seed)
 
 
 HEADER = (f"{'mode':<8} {'workers':>7} {'pages':>5} {'wall s':>6} {'p/s':>5} {'scale':>5} "
           f"{'crawl s':>7} {'p/s':>5} {'scale':>5} {'RSS MB':>6} {'CPU s':>6} {'ms/p':>5} "
+          f"{'srv s':>5} "
           f"{'load':>4} {'gap all':>7} {'gap pg':>6} {'polite':>6}")
 
 
@@ -286,7 +298,8 @@ def print_row(row: Row, base: Row | None, delay: float) -> None:
     cpu = sum(p.cpu_s for p in row.procs) + (row.seeder.cpu_s if row.seeder else 0.0)
     print(f"{row.mode:<8} {row.workers:>7} {row.pages:>5} {row.seconds:>6.1f} {row.rate:>5.1f} "
           f"{scale:>5} {crawl_s:>7.1f} {crawl_rate:>5.1f} {scale_crawl:>5} {rss:>6.0f} "
-          f"{cpu:>6.1f} {cpu / max(1, row.pages) * 1000:>5.1f} {row.load:>4.1f} {worst:>7.3f} "
+          f"{cpu:>6.1f} {cpu / max(1, row.pages) * 1000:>5.1f} {row.server_cpu_s:>5.1f} "
+          f"{row.load:>4.1f} {worst:>7.3f} "
           f"{worst_pages:>6.3f} {ok:>6}", flush=True)
     if ok != "yes":  # NO: two page requests too close; pages: robots.txt then a page
         gap, first, second = min(row.page_gaps if ok == "NO" else row.gaps)
@@ -336,8 +349,12 @@ def main() -> int:
                 base = None
                 for n in args.workers:
                     redis.Redis.from_url(redis_srv.url).flushall()
-                    row = run_cluster(site, work, args, n, redis_srv.url,
-                                      pg_srv.create_database(f"bench{n}"))
+                    db = pg_srv.create_database(f"bench{n}")
+                    pids = [redis_srv.proc.pid, pg_srv.proc.pid]
+                    before = sum(map(tree_cpu_s, pids))
+                    row = run_cluster(site, work, args, n, redis_srv.url, db)
+                    time.sleep(0.5)  # PostgreSQL reaps the closed connections' backends
+                    row.server_cpu_s = sum(map(tree_cpu_s, pids)) - before
                     if base is None and n == 1:
                         base = row
                     print_row(row, base, args.delay)

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -101,14 +102,18 @@ def _record_line() -> str:
     return json.dumps(rec, ensure_ascii=False)
 
 
-def _write(target: str | Path, worker: int, count: int, line: str, run_id: str, out: Path) -> float:
-    """One writer: `count` emits, each its own transaction; returns seconds spent."""
+def _write(target: str | Path, worker: int, count: int, line: str, run_id: str, out: Path,
+           barrier: Any = None) -> float:
+    """One writer: `count` emits, each its own transaction; returns seconds spent. With a
+    barrier, all writers open their store (schema checks) before any of them writes."""
     from kirinuki.scraper import state
 
     store = (state.open_store(target) if hasattr(state, "open_store")  # pgstate (issue 12)
              else state.Store(target))
     if worker == 0:
         store.start_run(run_id, out)
+    if barrier is not None:
+        barrier.wait()
     t = time.perf_counter()
     for i in range(count):
         url = f"https://www.example-news.co.jp/articles/w{worker}/news-{i:08d}.html"
@@ -134,11 +139,11 @@ def emit_rate(target: str | Path, writers: int, per_writer: int, line: str, out:
     # The run row first (emit's foreign key), then the writers together.
     _write(target, 0, 0, line, run_id, out)
     ctx = multiprocessing.get_context("spawn")
-    t = time.perf_counter()
-    with ctx.Pool(writers) as pool:
-        pool.map(_writer_main, [(target, w + 1, per_writer, line, run_id, out)
-                                for w in range(writers)])
-    return writers * per_writer / (time.perf_counter() - t)
+    with ctx.Manager() as manager, ctx.Pool(writers) as pool:
+        barrier = manager.Barrier(writers)
+        seconds = pool.map(_writer_main, [(target, w + 1, per_writer, line, run_id, out, barrier)
+                                          for w in range(writers)])
+    return writers * per_writer / max(seconds)
 
 
 def main() -> int:
