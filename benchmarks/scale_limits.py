@@ -15,19 +15,25 @@
    article (a shipped fixture), its key and URL made unique per write.
 
 Servers come from tests/servers.py (temp dirs, free ports, stopped at the end). PostgreSQL runs
-with fsync off there (a throwaway test cluster), so its rate is an upper bound of what a durable
-server does on the same CPU; the column says so.
+with fsync off there (a throwaway test cluster); the PostgreSQL rows are measured that way and
+again with fsync, synchronous_commit and full_page_writes on (ALTER SYSTEM + reload), as a real
+server runs: every commit waits for its WAL flush on this machine's disk. The last column is
+the 1-minute load average (the machine may be shared: a load above its CPU count slows
+every row).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +159,7 @@ def main() -> int:
     ap.add_argument("--writers", type=int, nargs="+", default=[1, 4])
     args = ap.parse_args()
 
-    from tests.servers import start_postgres, start_redis
+    from tests.servers import start_redis
 
     print(f"CPUs {os.cpu_count()}")
     with start_redis() as redis_srv:
@@ -168,23 +174,51 @@ def main() -> int:
 
     line = _record_line()
     print(f"State writes: Store.emit of a {len(line.encode())} B record line, one transaction each")
-    print(f"  {'state':<28} {'writers':>7} {'records':>8} {'records/s':>10}")
+    print(f"  {'state':<28} {'writers':>7} {'records':>8} {'records/s':>10} {'load':>5}")
     with tempfile.TemporaryDirectory(prefix="scalelimits-") as tmp:
         out = Path(tmp) / "out"
         rate = emit_rate(Path(tmp) / "state.sqlite", 1, args.records, line, out)
-        print(f"  {'SQLite (embedded)':<28} {1:>7} {args.records:>8} {rate:>10.0f}", flush=True)
-        from kirinuki.scraper import state
-
-        if not hasattr(state, "open_store"):
-            print("  (no PostgreSQL state in this version: `open_store` is missing)")
-            return 0
-        with start_postgres() as pg:
-            for w in args.writers:
-                db = pg.create_database(f"emit{w}")
-                rate = emit_rate(db, w, args.records, line, out)
-                print(f"  {'PostgreSQL (fsync off)':<28} {w:>7} {w * args.records:>8} "
-                      f"{rate:>10.0f}", flush=True)
+        print(f"  {'SQLite (embedded)':<28} {1:>7} {args.records:>8} {rate:>10.0f} "
+              f"{os.getloadavg()[0]:>5.1f}", flush=True)
+        for durable in (False, True):
+            with _postgres(durable) as pg:
+                for w in args.writers:
+                    rate = emit_rate(pg.create_database(f"emit{w}"), w, args.records, line, out)
+                    label = "PostgreSQL (" + ("fsync on" if durable else "fsync off") + ")"
+                    print(f"  {label:<28} {w:>7} {w * args.records:>8} {rate:>10.0f} "
+                          f"{os.getloadavg()[0]:>5.1f}", flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def _postgres(durable: bool) -> Iterator[Any]:
+    """tests/servers.py's PostgreSQL; `durable`: without its fsync/synchronous_commit/
+    full_page_writes=off options, so every commit waits for its WAL flush, as on a real server."""
+    from tests import servers
+
+    if not durable:
+        with servers.start_postgres() as pg:
+            yield pg
+        return
+
+    class Durable(servers.PostgresServer):
+        def _command(self) -> tuple[list[str], dict]:
+            cmd, extra = super()._command()
+            out: list[str] = []
+            for arg in cmd:
+                if arg in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
+                    out.pop()  # its "-c"
+                else:
+                    out.append(arg)
+            return out, extra
+
+    root = servers._temp_root("kirinuki-pg-durable-")
+    pg = Durable(root)
+    try:
+        yield pg.start()
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
