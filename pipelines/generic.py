@@ -256,14 +256,15 @@ def _slide_number(el: etree._Element, total: int) -> int | None:
     return int(m.group(1)) if m and int(m.group(2)) == total else None
 
 
-def drop_slideshows(tree: etree._Element, removed: Counter[str]) -> None:
+def drop_slideshows(tree: etree._Element, removed: Counter[str]) -> bool:
     """Remove embedded photo galleries: sibling items whose captions count "1/50", "2/50"...
 
     A gallery of other stories dropped into the article ("Business news in pictures") gives each
     slide a headline, a caption and a credit: fifty teasers that outweigh the article, which
     trafilatura keeps as prose (issue 10). Items numbered 1, 2, 3 of the same total, three at
-    least, are slides; the list holding them goes.
+    least, are slides; the list holding them goes. True when one went.
     """
+    dropped = False
     for el in _FIRST_SLIDES(tree):
         m = _SLIDE_COUNTER_RE.match(el.text or "")
         if not m or m.group(1) != "1" or int(m.group(2)) < SLIDESHOW_MIN_SLIDES:
@@ -277,8 +278,15 @@ def drop_slideshows(tree: etree._Element, removed: Counter[str]) -> None:
                 if numbers == list(range(1, SLIDESHOW_MIN_SLIDES + 1)):
                     drop_element(parent)
                     removed["gallery"] += 1
+                    dropped = True
                 break
             node = parent
+    return dropped
+
+
+def _counts_slides(blocks: list[Block] | None) -> bool:
+    """Whether a result holds a line opening with "1/N": a gallery may have been read as prose."""
+    return any(_SLIDE_COUNTER_RE.match(b.text) for b in blocks or ())
 
 
 def shell_page(blocks: list[Block] | None, body: str | None) -> bool:
@@ -306,9 +314,12 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     """
     removed: Counter[str] = Counter()
     jsonld = list(jsonld)
-    drop_slideshows(tree, removed)
     drop_link_teasers(tree, removed)
     blocks = _trafilatura(tree, url, fast=True)
+    # Galleries are looked for only when the result shows a slide counter (a whole-tree scan
+    # costs a millisecond a page); the page is then read again without them.
+    if _counts_slides(blocks) and drop_slideshows(tree, removed):
+        blocks = _trafilatura(tree, url, fast=True)
     prose = paragraph_chars(tree)
     if suspicious(blocks, prose):
         # Full mode compares with readability/jusText and never falls back to a raw dump first.
