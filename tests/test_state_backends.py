@@ -228,6 +228,9 @@ def test_workers_starting_together_create_the_schema_once(postgres_url):
         p.join(60)
         assert p.exitcode == 0
     s = open_store(postgres_url)
+    # a server on another machine that vanishes without a reset is noticed (TCP keepalives)
+    params = s.db.conn.info.get_parameters()
+    assert params["keepalives"] == "1" and int(params["keepalives_idle"]) <= 10
     s.close()
 
 
