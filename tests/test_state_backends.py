@@ -166,6 +166,11 @@ def _worker(url: str, me: int, shared: int, barrier) -> None:
     """One process emitting like a crawl worker: read the version, then emit (Dedup, Write)."""
     s = open_store(url)
     barrier.wait()
+    # every worker discovers the same URLs at once (a feed listed in two sources' seeds)
+    found = [(f"https://a.example/found-{i}", None, None, None) for i in range(30)]
+    s.discovered("a", "feed", None, [("https://a.example/feed", None, None, None)])
+    s.discover_articles("a", "https://a.example/feed", "w0", 3, found)
+    s.failed("https://a.example/found-0", "a", "article", "http_500")
     for round_ in range(2):
         for i in range(shared):
             key = f"shared-{i}"
@@ -203,6 +208,10 @@ def test_many_processes_never_store_a_version_twice(postgres_url):
             by_key.setdefault(key, []).append((version, chash))
             assert json.loads(line)["version"] == version
         assert len(by_key) == shared + 2 * n  # every article, own ones once each
+        found = s.db.execute("SELECT url, status, attempts FROM urls WHERE url LIKE "
+                             "'https://a.example/found-%' ORDER BY url").fetchall()
+        assert len(found) == 30
+        assert ("https://a.example/found-0", "failed", n) in found
         for key, versions in by_key.items():
             assert [v for v, _ in versions] == list(range(1, len(versions) + 1)), key
             hashes = [h for _, h in versions]
