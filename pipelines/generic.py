@@ -277,7 +277,7 @@ def drop_slideshows(tree: etree._Element, removed: Counter[str]) -> bool:
                 numbers = [_slide_number(s, total) for s in items[:SLIDESHOW_MIN_SLIDES]]
                 if numbers == list(range(1, SLIDESHOW_MIN_SLIDES + 1)):
                     drop_element(parent)
-                    removed["gallery"] += 1
+                    removed["related"] += 1  # other stories' slides
                     dropped = True
                 break
             node = parent

@@ -293,12 +293,14 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
         words = raw.split()
         probe = (" ".join(words[:4]) if len(words) >= 4 else raw.strip()[:20])[:40]
         for node in root.xpath("//body//text()[contains(., $p)]", p=probe):
-            el = enclosing_block(node.getparent())
-            if el is None or el.tag in _NOT_TEXT:
-                continue
-            text = normalize_text("".join(el.itertext()))
-            if text == desc or (stem and text.startswith(stem) and len(text) <= 1.6 * len(stem) + 20):
-                return text
+            # the lead's block, or the inline element printing it beside the headline
+            # (`<div><h1>…</h1><span>lead</span></div>`)
+            for el in (enclosing_block(node.getparent()), node.getparent()):
+                if el is None or el.tag in _NOT_TEXT:
+                    continue
+                text = normalize_text("".join(el.itertext()))
+                if text == desc or (stem and text.startswith(stem) and len(text) <= 1.6 * len(stem) + 20):
+                    return text
     return None
 
 

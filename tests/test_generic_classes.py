@@ -75,3 +75,28 @@ def test_an_embedded_photo_gallery_is_not_the_article():
     r = clean(Page(url="https://example.org/hotels", body=page.encode()), generic_only=True)[0]
     assert "Caption" not in r["text"] and "Slide headline" not in r["text"]
     assert r["text"].count("Paragraph") == 6
+
+
+def test_a_lead_printed_in_a_span_beside_the_headline_is_text():
+    from kirinuki.pipelines import Page, clean
+
+    lead = "The foundation set this year's fees at 18,000 lira at home and 7,000 lira abroad, its president said."
+    body = "".join(f"<p>Paragraph {i}: the president spoke at the foundation's annual meeting in the capital, "
+                   "where the organisation of the campaign was discussed at length.</p>" for i in range(6))
+    page = (f"<html><head><title>Fees set</title><meta name='description' content='{lead} | Agency'>"
+            f"<meta property='og:description' content=\"{lead}\"></head><body><header><div class='hero'>"
+            f"<h1>Fees set</h1><span class='description'>{lead}</span></div></header>"
+            f"<article><div class='content'>{body}</div></article></body></html>")
+    r = clean(Page(url="https://example.org/fees", body=page.encode()), generic_only=True)[0]
+    assert r["blocks"][0]["text"] == lead
+
+
+def test_a_turkish_subscription_notice_at_the_end_goes():
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import trim_tail
+
+    para = Block("paragraph", "Arpaguş, Başkanlık Konferans Salonu'nda düzenlenen toplantıda konuştu ve bedelleri açıkladı.")
+    notice = Block("paragraph", "Web sitesinde, haber akış sistemi üzerinden abonelere sunulan haberler, özetlenerek "
+                                "yayımlanmaktadır. Abonelik için lütfen iletişime geçiniz.")
+    assert trim_tail([para, para, notice], Counter()) == [para, para]
