@@ -316,3 +316,40 @@ def test_shared_robots_downloads_once_per_site_per_run(redis_url):
     assert fetched == ["run-1", "run-2"]  # once per run, whichever worker asked first
     assert {text for text, _ in results} == {"User-agent: *\nDisallow: /x\n"}
     assert sorted(mine for _, mine in results) == [False, False, True, True]
+
+
+@pytest.mark.cluster
+def test_gate_retry_after_holds_the_site_for_every_worker(redis_url):
+    import asyncio
+    from types import SimpleNamespace
+
+    from kirinuki.scraper.cluster_politeness import PolitenessGate
+    from scrapy.http import Request, Response
+    from scrapy.settings import Settings
+
+    def gate() -> PolitenessGate:
+        settings = Settings(cluster_politeness_settings(
+            {"DOWNLOAD_SLOTS": {"h.test": {"delay": 0.0, "concurrency": 2}}},
+            redis_url=redis_url, run_id="r"))
+        return PolitenessGate(SimpleNamespace(settings=settings,
+                                              stats=SimpleNamespace(inc_value=lambda *a: None)))
+
+    async def main() -> float:
+        one, two = gate(), gate()  # two workers
+        first = Request("http://h.test/a", meta={"download_slot": "h.test"})
+        await one.process_request(first)
+        assert first.meta["kirinuki_lease"][0] == "h.test"
+        one.process_response(first, Response(first.url, status=429,
+                                             headers={"Retry-After": "1"}))
+        assert "kirinuki_lease" not in first.meta  # given back, not copied into the retry
+        await asyncio.sleep(0.1)  # the push runs in the background
+        t0 = time.monotonic()
+        other = Request("http://h.test/b", meta={"download_slot": "h.test"})
+        await two.process_request(other)  # the other worker waits out the site's Retry-After
+        waited = time.monotonic() - t0
+        two.process_exception(other, ConnectionError())
+        for g in (one, two):
+            await g.closed()
+        return waited
+
+    assert 0.8 <= asyncio.run(main()) <= 1.5
