@@ -41,6 +41,7 @@ from kirinuki.pipelines.thresholds import (
     TEASER_LINK_SHARE,
     TEASER_MAX_CHARS,
     TEASER_MIN_LINK,
+    TEASER_SENTENCE_WORDS,
 )
 from lxml import etree
 
@@ -207,6 +208,36 @@ _LIST_ITEMS = frozenset({"li", "dt", "dd"})
 _LINKED_BLOCKS = etree.XPath(" | ".join(f"//{t}[.//a]" for t in TEASER_TAGS))
 
 
+_SENTENCE_END_RE = re.compile(r"[.!?…。！？][\"'”’)\]]?$")
+_WORD_RE = re.compile(r"\w+")
+
+
+def _unlinked_text(el: etree._Element) -> str:
+    """The text of `el` outside its links."""
+    parts: list[str] = []
+
+    def walk(node: etree._Element, linked: bool) -> None:
+        linked = linked or node.tag == "a"
+        if not linked and node.text:
+            parts.append(node.text)
+        for child in node:
+            walk(child, linked)
+            if not linked and child.tail:
+                parts.append(child.tail)
+
+    walk(el, False)
+    return " ".join(parts)
+
+
+def _linked_sentence(el: etree._Element) -> bool:
+    """A sentence whose words are mostly links (names and phrases linked to other pages), not a
+    teaser: it ends with a sentence stop and has words of its own between or after the links
+    ("After <a>Miyazaki won on Monday</a>, it was <a>Boulter</a> who got the ball rolling.").
+    A teaser's own words are a label ("Read more:") or nothing (issue 10)."""
+    return (bool(_SENTENCE_END_RE.search(text_of(el).strip()))
+            and len(_WORD_RE.findall(_unlinked_text(el))) >= TEASER_SENTENCE_WORDS)
+
+
 def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     """Remove short paragraphs, headings and list items that are mostly link text.
 
@@ -229,6 +260,8 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
         if sum(map(len, links)) < TEASER_LINK_SHARE * chars:
             continue
         if links[0].startswith(("http", "www.")) or max(map(len, links)) < TEASER_MIN_LINK:
+            continue
+        if el.tag == "p" and _linked_sentence(el):
             continue
         if el.tag in _LIST_ITEMS:
             key = (parent, el.tag)

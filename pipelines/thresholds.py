@@ -46,6 +46,7 @@ CHUNK_MAX_SHARE = 0.9  # chunks are looked for when the result holds less of the
 TEASER_MAX_CHARS = 300  # a paragraph, heading or list item up to this long ...
 TEASER_LINK_SHARE = 0.7  # ... that is this much link text is a teaser for another page
 TEASER_MIN_LINK = 12  # its longest link is a headline, not keyword links (place names to topics)
+TEASER_SENTENCE_WORDS = 3  # ... unless it is a sentence with this many words outside its links
 
 # --- embedded photo galleries (generic.drop_slideshows) ------------------------------------
 SLIDESHOW_MIN_SLIDES = 3  # sibling items counted "1/N", "2/N", "3/N" (N at least this) are slides

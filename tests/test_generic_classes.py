@@ -100,3 +100,22 @@ def test_a_turkish_subscription_notice_at_the_end_goes():
     notice = Block("paragraph", "Web sitesinde, haber akış sistemi üzerinden abonelere sunulan haberler, özetlenerek "
                                 "yayımlanmaktadır. Abonelik için lütfen iletişime geçiniz.")
     assert trim_tail([para, para, notice], Counter()) == [para, para]
+
+
+def test_a_sentence_made_mostly_of_links_is_prose_not_a_teaser():
+    from collections import Counter
+
+    from kirinuki.pipelines.generic import drop_link_teasers
+    from lxml import html
+
+    tree = html.fromstring(
+        "<html><body><article>"
+        "<p>After <a href='/a'>Lily Miyazaki won her first-round match as the sole Brit on Monday</a>, it was "
+        "<a href='/b'>Katie Boulter who got the ball rolling on Tuesday</a> against <a href='/c'>Diane Parry</a>.</p>"
+        "<p>Read more: <a href='/d'>Plymouth protests erupt in violence as people are injured</a></p>"
+        "</article></body></html>")
+    removed: Counter[str] = Counter()
+    drop_link_teasers(tree, removed)
+    texts = [p.text_content() for p in tree.iter("p")]
+    assert len(texts) == 1 and texts[0].startswith("After Lily Miyazaki")
+    assert removed["related"] == 1
