@@ -14,7 +14,8 @@ the host's `download_delay` held across the whole cluster.
 The crawlers: the embedded default (`kirinuki crawl`, SQLite + files, one process) and then cluster
 mode (a real redis-server and PostgreSQL started in temp dirs by tests/servers.py; `kirinuki
 crawl` with `[cluster]` seeds the run and waits while N `kirinuki worker --until-idle` processes,
-started beside it, drain it; then it writes the run's JSONL from the shared state). Every crawler process gets the
+already started and idle as in a real cluster, drain it; then it writes the run's JSONL from the
+shared state). Every crawler process gets the
 same fixed number of concurrent requests (`--concurrency`) and cleans in-process (`--workers 0`),
 so one process is bound by waiting on the 100 ms responses, not by this machine's CPUs; the CPU
 seconds column (user + system of the crawler processes, their children included) shows how far
@@ -246,23 +247,41 @@ def run_embedded(site: Site, work: Path, args: argparse.Namespace) -> Row:
                site.min_gaps(robots=False), site.span(t))
 
 
+def wait_started(procs: list[Proc], timeout: float = 90.0) -> None:
+    """Until every process has finished starting (imports, connections): its CPU time stands
+    still for a second. Workers run for ever in a real cluster (systemd), so a run is seeded
+    into workers that are already up; their start-up is not part of a run's time."""
+    deadline = time.monotonic() + timeout
+    last = [tree_cpu_s(p.popen.pid) for p in procs]
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = [tree_cpu_s(p.popen.pid) for p in procs]
+        if any(p.popen.poll() is not None for p in procs):
+            return  # one exited already: the caller reports it
+        if all(b - a < 0.05 for a, b in zip(last, now, strict=True)):
+            return
+        last = now
+
+
 def run_cluster(site: Site, work: Path, args: argparse.Namespace, n: int, redis_url: str,
                 database_url: str) -> Row:
-    """`kirinuki crawl` seeds one run into Redis and waits; `n` `kirinuki worker --until-idle`
-    processes drain it (state in PostgreSQL); the seeder then writes the run's JSONL."""
+    """`n` `kirinuki worker --until-idle` processes wait for work; `kirinuki crawl` seeds one run
+    into Redis and waits while they drain it (state in PostgreSQL), then writes the run's JSONL.
+    The time runs from the seeding command's start to the last process's exit."""
     d = work / f"cluster{n}"
     d.mkdir()
     sources = str(d / "sources.toml")
     (d / "sources.toml").write_text(to_toml(crawl_config(site, args)) + (  # to_toml: no [cluster]
         f"\n[cluster]\nredis = '{redis_url}'\ndatabase = '{database_url}'\n"))
+    workers = [spawn(["worker", "--sources", sources, "--until-idle", "--idle-wait", "300",
+                      "--workers", "0"], d / f"worker{k}.log",
+                     args.profile / f"worker{n}-{k}.prof" if args.profile else None)
+               for k in range(n)]
+    wait_started(workers)
     site.mark()
     t = time.monotonic()
     seed = spawn(["crawl", "--sources", sources, "-o", str(d / "out"), "--no-progress"],
                  d / "seed.log")
-    workers = [spawn(["worker", "--sources", sources, "--until-idle", "--workers", "0"],
-                     d / f"worker{k}.log",
-                     args.profile / f"worker{n}-{k}.prof" if args.profile else None)
-               for k in range(n)]
     reap_all([seed, *workers])
     wall = time.monotonic() - t
     site.save(d / "arrivals.tsv", t)
