@@ -7,9 +7,13 @@ see four times what its source asks for. In cluster mode (issue 12) the slots ke
 for every request instead:
 
 - `next`: the earliest time (Redis's clock, so workers' clocks never matter) the site's next
-  request may start. Taking a lease reserves a start time and moves `next` on by the delay
-  (the source's `download_delay`, robots.txt's Crawl-delay); the worker sleeps until its time.
-  A Retry-After from the site moves `next` for every worker.
+  request may start. A lease is granted only when `next` has passed, and the grant moves `next`
+  to now + the delay (the source's `download_delay`, robots.txt's Crawl-delay); before that
+  the worker is told how long to wait, sleeps, and asks again. Nothing is reserved ahead: a
+  worker that wakes up late (a busy reactor, a loaded machine) then sends late, and the next
+  request still waits a whole delay after it (a start time reserved ahead would not move, and
+  the site would see the two closer than the delay). A Retry-After moves `next` for every
+  worker.
 - `leases`: a sorted set, lease id -> expiry, at most `concurrency` of them. A lease goes back
   on the response or the exception; one a SIGKILLed worker never gave back expires after its
   TTL (the download timeout plus slack: no download outlives that).
@@ -59,7 +63,8 @@ OUTAGE_RETRY_MAX = 5.0  # seconds between tries while Redis is unreachable
 
 # KEYS[1] next start time (ms), KEYS[2] leases (zset id -> expiry ms)
 # ARGV[1] delay ms, ARGV[2] concurrency (0: no limit), ARGV[3] lease TTL ms, ARGV[4] lease id
-# -> {wait ms before starting, 0} or {-1, ms until the oldest lease expires} when full
+# -> {0, 0} granted: start now | {ms, 1} the delay runs for ms more (nothing taken: ask again
+# then) | {-1, ms until the oldest lease expires} when the site is at its concurrency
 ACQUIRE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -69,18 +74,14 @@ if limit > 0 and redis.call('ZCARD', KEYS[2]) >= limit then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   return {-1, tonumber(first[2]) - now}
 end
-local start = now
 local nxt = tonumber(redis.call('GET', KEYS[1]))
-if nxt and nxt > start then start = nxt end
+if nxt and nxt > now then return {nxt - now, 1} end
 local delay = tonumber(ARGV[1])
-if start + delay > now then
-  redis.call('SET', KEYS[1], start + delay, 'PX', start + delay - now + 1000)
-end
-local expiry = start + tonumber(ARGV[3])
-redis.call('ZADD', KEYS[2], expiry, ARGV[4])
+if delay > 0 then redis.call('SET', KEYS[1], now + delay, 'PX', delay + 1000) end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[4])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', KEYS[2], tonumber(last[2]) - now + 1000)
-return {start - now, 0}
+return {0, 0}
 """
 
 # KEYS[1] next start time; ARGV[1] ms from now: no request starts before then (Retry-After)
@@ -282,11 +283,16 @@ class PolitenessGate:
         lock = self.locks.setdefault(site, asyncio.Lock())
         freed = self.freed.setdefault(site, asyncio.Event())
         async with lock:
+            delayed = False
             while True:
                 wait_ms, _ = await self.redis.call(
                     "a politeness lease", lambda: self.acquire_script(keys=keys, args=args))
-                if wait_ms >= 0:
-                    break
+                if wait_ms == 0:
+                    break  # granted: the request goes out now
+                if wait_ms > 0:  # the site's delay is not over yet
+                    delayed = True
+                    await asyncio.sleep(wait_ms / 1000)
+                    continue
                 self.crawler.stats.inc_value("kirinuki/cluster/lease_full")
                 freed.clear()
                 try:
@@ -294,13 +300,8 @@ class PolitenessGate:
                 except TimeoutError:
                     pass
         request.meta["kirinuki_lease"] = (site, lease)
-        if wait_ms > 0:
+        if delayed:
             self.crawler.stats.inc_value("kirinuki/cluster/delayed")
-            try:
-                await asyncio.sleep(wait_ms / 1000)
-            except BaseException:
-                self._release(request)
-                raise
         return None
 
     def process_response(self, request: Request, response: Response, spider: Any = None
@@ -355,8 +356,8 @@ def cluster_politeness_settings(settings: dict[str, Any], *, redis_url: str,
                                 run_id: str | None = None) -> dict[str, Any]:
     """`settings` (from `scraper.settings.build_settings`) for a cluster worker: the delay
     and concurrency of each DOWNLOAD_SLOTS entry move to the gate, which holds them for all
-    workers together. The local slots keep no delay (a local delay after the lease would move
-    a request's start past its reserved time) and AutoThrottle, which tunes one process's
+    workers together. The local slots keep no delay (the grant is the start: a local delay
+    after it would only add to the site's delay) and AutoThrottle, which tunes one process's
     slots, is off. The local concurrency stays as a cap on this worker alone."""
     out = dict(settings)
     slots: dict[str, dict[str, Any]] = dict(settings.get("DOWNLOAD_SLOTS") or {})

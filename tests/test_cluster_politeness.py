@@ -175,20 +175,32 @@ def test_lease_scripts_space_starts_cap_concurrency_and_expire(redis_url):
     acquire, push = r.register_script(ACQUIRE_LUA), r.register_script(PUSH_LUA)
     keys = ["t:{s}:next", "t:{s}:leases"]
     # delay 1 s, two at a time, TTL 0.5 s
-    first = acquire(keys=keys, args=[1000, 2, 500, "a"])
-    second = acquire(keys=keys, args=[1000, 2, 500, "b"])
-    assert first == [0, 0]
-    assert 950 <= second[0] <= 1000 and second[1] == 0  # reserved one delay later
-    full = acquire(keys=keys, args=[1000, 2, 500, "c"])
+    assert acquire(keys=keys, args=[1000, 2, 500, "a"]) == [0, 0]
+    wait, flag = acquire(keys=keys, args=[1000, 2, 500, "b"])
+    assert 950 <= wait <= 1000 and flag == 1  # not yet: the delay runs from a's start
+    # Asking again takes nothing ahead (no start time is reserved): the wait does not grow, so
+    # a worker that wakes up late cannot leave the next request less than a delay after it.
+    assert acquire(keys=keys, args=[1000, 2, 500, "b"])[0] <= wait
+    assert r.zcard(keys[1]) == 1  # only a holds a lease
+    # concurrency (no delay): two at a time, a lease given back or expired frees a place
+    conc = ["t:{c}:next", "t:{c}:leases"]
+    assert acquire(keys=conc, args=[0, 2, 500, "a"]) == [0, 0]
+    assert acquire(keys=conc, args=[0, 2, 500, "b"]) == [0, 0]
+    full = acquire(keys=conc, args=[0, 2, 500, "c"])
     assert full[0] == -1 and 0 < full[1] <= 500  # the oldest lease ends within its TTL
-    r.zrem(keys[1], "a")  # given back
-    third = acquire(keys=keys, args=[1000, 2, 500, "c"])
-    assert 1900 <= third[0] <= 2000
-    assert r.zcard(keys[1]) == 2
-    time.sleep(0.6)  # "a" was given back; "b" and "c" start later and expire later
-    assert acquire(keys=keys, args=[0, 3, 500, "d"])[0] >= 1300
+    r.zrem(conc[1], "a")  # given back
+    assert acquire(keys=conc, args=[0, 2, 500, "c"]) == [0, 0]
+    time.sleep(0.6)  # b and c expired
+    assert acquire(keys=conc, args=[0, 2, 500, "d"]) == [0, 0] and r.zcard(conc[1]) == 1
+    # b's turn comes once a's delay is over, and the next delay runs from b's start
+    wait, _ = acquire(keys=keys, args=[1000, 2, 500, "b"])
+    assert 0 < wait <= 450
+    time.sleep(wait / 1000 + 0.02)
+    assert acquire(keys=keys, args=[1000, 2, 500, "b"]) == [0, 0]
+    assert 950 <= acquire(keys=keys, args=[1000, 2, 500, "c"])[0] <= 1000
     assert 2900 <= push(keys=keys[:1], args=[3000]) <= 3000  # Retry-After moves the next start
-    assert acquire(keys=keys, args=[0, 0, 500, "e"])[0] >= 2900
+    wait, flag = acquire(keys=keys, args=[0, 0, 500, "e"])
+    assert wait >= 2900 and flag == 1
 
 
 @pytest.mark.cluster
