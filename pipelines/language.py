@@ -107,9 +107,9 @@ CHINESE = 0.5  # Han text is Chinese from here (langdetect's 55 profiles called 
 def _identifier() -> Any:
     """py3langid's shipped model with probabilities normalised, imported and loaded on first use:
     importing it pulls in numpy, whose threads must not start in the crawler's forkserver."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from kirinuki.pipelines.language_model import load_identifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return load_identifier()
 
 
 def detect_language(text: str) -> str | None:

@@ -16,7 +16,8 @@ from collections import Counter
 from lxml import etree
 
 # C0 controls but tab, newline, form feed and carriage return (HTML whitespace), and DEL.
-_CONTROLS_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]+")
+_CONTROLS = "".join(map(chr, [*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F]))
+_CONTROLS_RE = re.compile(f"[{re.escape(_CONTROLS)}]+")
 MAX_DEPTH = 1000  # open elements kept when flattening; libxml2's limit is 2,048
 # The flattening pass is a Python loop over tags; past this size the page is flagged only.
 FLATTEN_MAX_CHARS = 16 * 1024 * 1024
@@ -29,7 +30,12 @@ _RAW_TEXT = frozenset("script style textarea title xmp iframe noembed noframes p
 
 
 def strip_controls(text: str) -> str:
-    """The text without C0 control characters (other than HTML whitespace) and DEL."""
+    """The text without C0 control characters (other than HTML whitespace) and DEL.
+
+    Most pages hold none: one substring search per character (C speed) tells, where the regex
+    scan cost more than the parse itself (2.4 ms on a 330 KB page, issue 10)."""
+    if not any(c in text for c in _CONTROLS):
+        return text
     return _CONTROLS_RE.sub("", text)
 
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,12 @@ SHARED = REPO.parent / "shared"
 FIXTURES = REPO / "fixtures"
 # KIRINUKI_BENCHMARKS (as in benchmarks/eval_full.sh) serves worktrees that have no ../shared.
 BENCHMARKS = Path(os.environ.get("KIRINUKI_BENCHMARKS") or SHARED / "benchmarks")
+# Derived data (py3langid's uncompressed model, pipelines/language_model.py) goes to a temporary
+# directory for the session, inherited by the subprocesses tests start, not to ~/.cache.
+if "KIRINUKI_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="kirinuki-test-cache-")
+    os.environ["KIRINUKI_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def profile_error(path: Path, text: str) -> str:
