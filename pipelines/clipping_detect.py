@@ -28,13 +28,19 @@ _MARKER_SHAPE = re.compile(r"^(?:「[^」]{1,10}」|【[^】]{1,10}】|\[[^\]]{1
 MIN_ITEM_PROSE = 80  # characters of unlinked text after a date line: an item, not a list entry
 _SEPARATOR = CSSSelector("hr")
 _TEXTS = etree.XPath("//body//text()[not(ancestor::script)][not(ancestor::style)]")
-_ANY_DATE = re.compile(r"\d{4}\s*[・/.\-年]\s*\d{1,2}\s*[・/.\-月]\s*\d{1,2}")
+# A date followed by a space and something other than a digit or a colon, anywhere in the page's
+# text: what every date line needs (DATE_OUTLET is anchored on a block), so a page showing it
+# fewer than MIN_ITEMS times is no clipping page. ISO dates in scripts (`2024-05-03T10:00`, `"`)
+# and "date time" lines fail it, so news pages rarely pay for building their blocks (issue 10).
+_DATE_THEN_NAME = re.compile(
+    r"\d\d\d\d\s*[・/.\-年]\s*\d\d?\s*[・/.\-月]\s*\d\d?(?:\s*日)?(?:\s*[(（][^)）]{1,3}[)）])?"
+    r"\s+[^\s\d:：]")
 
 
 def detect_clipping(root: etree._Element) -> tuple[SplitRule, etree._Element] | None:
     """A split rule and the element holding all the items, when the page is a clipping page."""
     body = root.find("body")
-    if body is None or len(_ANY_DATE.findall(text_of(body))) < MIN_ITEMS:
+    if body is None or len(_DATE_THEN_NAME.findall(text_of(body))) < MIN_ITEMS:
         return None  # the common case, decided by one scan of the page's text
     blocks = element_blocks(body)
     dates = [i for i, b in enumerate(blocks) if DATE_OUTLET.match(b.text)]

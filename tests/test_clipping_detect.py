@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import lxml.html
 from kirinuki.pipelines import Page, clean
 
 QUOTE = "政府は28日、防衛装備品の移転ルールを見直す方針を固めた。与党内の議論を経て年内にも決定する。" * 3
@@ -92,3 +95,28 @@ def test_a_comment_thread_with_timestamps_is_not_a_clipping_page():
     html = f"<html><body><div class='thread'>{posts}</div></body></html>"
     recs = clean(Page(url="https://clip.example.net/bbs.html", body=html.encode()))
     assert len(recs) == 1 and recs[0]["extraction"]["method"] != "clipping"
+
+
+def test_dates_in_scripts_and_timestamps_do_not_make_the_page_walk_its_blocks(monkeypatch):
+    # A news page: ISO dates in its hydration script and "date time" lines, no date line with a
+    # name after it. The prefilter says no before every block of the page is built (issue 10).
+    from kirinuki.pipelines import clipping_detect
+
+    script = ", ".join(f'"2024-05-0{i}T10:00:00+02:00"' for i in range(1, 8))
+    times = "".join(f"<p>2024-05-0{i} 10:0{i}</p>" for i in range(1, 5))
+    html = f"<html><body><script>{{{script}}}</script><article>{times}<p>{QUOTE}</p></article></body></html>"
+    built = []
+    monkeypatch.setattr(clipping_detect, "element_blocks", lambda *a, **k: built.append(1) or [])
+    root = lxml.html.document_fromstring(html)
+    assert clipping_detect.detect_clipping(root) is None
+    assert built == []
+
+
+def test_date_prefilter_is_linear_on_a_run_of_spaces():
+    from kirinuki.pipelines import clipping_detect
+
+    root = lxml.html.document_fromstring(
+        "<html><body><p>" + ("2024/11/28 日" + " " * 50_000 + "1") * 3 + "</p></body></html>")
+    start = time.perf_counter()
+    assert clipping_detect.detect_clipping(root) is None
+    assert time.perf_counter() - start < 5.0
