@@ -97,3 +97,18 @@ def test_fixture_directory_runs_clean(tmp_path):
 
     expected = sum(len(load_meta(fx)["expected"]) for fx in find_fixtures(FIXTURES) if not fx.external)
     assert len(out.read_text(encoding="utf-8").splitlines()) == expected
+
+
+def test_clean_imports_no_other_subcommand(tmp_path):
+    # The parent of `kirinuki clean` builds the clean command alone: eval, crawl (Scrapy) and the
+    # rest are not imported, a start-up cost of every run (issue 10 speed).
+    page = tmp_path / "good.html"
+    page.write_text(GOOD, encoding="utf-8")
+    code = ("import sys\nfrom kirinuki.cli import main\n"
+            f"rc = main(['clean', {str(page)!r}, '-o', {str(tmp_path / 'out.jsonl')!r}, '-q'])\n"
+            "print(rc, sorted(m for m in ('kirinuki.evaluate', 'kirinuki.scraper.command', 'scrapy')"
+            " if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         timeout=300).stdout.strip()
+    assert out == "0 []"
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["title"] == "t"
