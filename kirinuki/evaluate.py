@@ -26,6 +26,7 @@ from typing import Any
 
 from kirinuki.pipelines import Page, Rejected, clean
 from kirinuki.pipelines.encoding import decode
+from kirinuki.pipelines.language import load_models
 from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
 from kirinuki.pipelines.record import dumps
 from kirinuki.pipelines.tokens import is_mostly_cjk, tokens
@@ -271,6 +272,7 @@ def evaluate(
         except Exception:  # our decoder refusing is our failure, not trafilatura's
             html = body.decode("utf-8", errors="replace")
         if not warmed:  # first calls load language profiles, schemas, imports: not per-page costs
+            load_models()  # also those the first page does not need (langdetect's 55 profiles)
             run_ours(page, profiles, generic_only)
             run_trafilatura(html)
             if use_readability:

@@ -172,3 +172,14 @@ def test_eval_reports_each_profile_on_its_own_pages(tmp_path):
         assert profiles[name]["kirinuki"]["all"]["f1"] >= 0.99, name
     assert "profile asahi (1)" in format_report(report)
     assert evaluate(read_manifest(one), readability=False, generic_only=True)["profiles"] == {}
+
+
+def test_eval_loads_every_language_model_before_timing(tmp_path):
+    # langdetect's 55 profiles take two seconds to load: on the first page py3langid is unsure
+    # about, that would be timed as our cleaning of that page (issue 10: a fair speed column).
+    from kirinuki.pipelines import language
+
+    one = _write_set(tmp_path / "one", [(ARTICLE, "The storm reached the coast on Friday night.", {})])
+    language._profiles.cache_clear()
+    evaluate(read_manifest(one), readability=False, generic_only=True)
+    assert language._profiles.cache_info().currsize == 1
