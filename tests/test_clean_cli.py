@@ -112,3 +112,16 @@ def test_clean_imports_no_other_subcommand(tmp_path):
                          timeout=300).stdout.strip()
     assert out == "0 []"
     assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["title"] == "t"
+
+
+def test_clean_worker_collects_garbage_rarely(tmp_path):
+    # The collector's default pace cost 10% of a worker's CPU (issue 10): a worker raises the
+    # first threshold and freezes what the first page loaded (imports, models) out of the scans.
+    page = tmp_path / "good.html"
+    page.write_text(GOOD, encoding="utf-8")
+    code = ("import gc\nfrom kirinuki import clean_cmd\nclean_cmd._init([], {})\n"
+            f"res = [clean_cmd.clean_file(({str(page)!r}, None)) for _ in range(2)]\n"
+            "print(gc.get_threshold()[0], gc.get_freeze_count() > 0, [len(r[1]) for r in res])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         timeout=300)
+    assert out.stdout.split(maxsplit=1) == ["10000", "True [1, 1]\n"], out.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import lxml.html
+import pytest
 from kirinuki.pipelines import Page, clean
 
 QUOTE = "政府は28日、防衛装備品の移転ルールを見直す方針を固めた。与党内の議論を経て年内にも決定する。" * 3
@@ -120,3 +121,24 @@ def test_date_prefilter_is_linear_on_a_run_of_spaces():
     start = time.perf_counter()
     assert clipping_detect.detect_clipping(root) is None
     assert time.perf_counter() - start < 5.0
+
+
+# The prefilter as a Python regex (what the RE2 pattern must mean, Unicode `\s` and `\d`)
+_PY_DATE_THEN_NAME = (r"\d\d\d\d\s*[・/.\-年]\s*\d\d?\s*[・/.\-月]\s*\d\d?(?:\s*日)?"
+                      r"(?:\s*[(（][^)）]{1,3}[)）])?\s+[^\s\d:：]")
+
+
+@pytest.mark.parametrize("line", [
+    "2024/11/28 産経新聞", "２０２４・１１・２８　読売新聞", "2024年5月3日（金）\u3000NHK", "2024.5.3\xa0Reuters",
+    "2024-05-03T10:00:00", "2024/11/28 10:00", "2024/11/28\u2003x", "2024/1/1\x0bA", "2024/1/1\x1cA",
+    "2024/1/1\x85A", "2024/1/1 :x", "2024/1/1 ：x", "٢٠٢٤/١١/٢٨ الأهرام", "2024 / 11 / 28 日 (月) 毎日", "x2024/1/1 y",
+    "2024/1/1 ٣", "2024/1/1 \u3000", "12024/1/1 a",
+])
+def test_date_prefilter_means_the_python_pattern(line):
+    import re
+
+    from kirinuki.pipelines.clipping_detect import date_then_name_count
+
+    root = lxml.html.document_fromstring(f"<html><body><p>{line}</p><p>{line}</p></body></html>")
+    expected = min(len(re.findall(_PY_DATE_THEN_NAME, f"{line}{line}")), 3)
+    assert date_then_name_count(root.find("body")) == expected
