@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
                 profiles = pipelines.load_profiles()
                 config, servers = demo_config(Path(args.fixtures) if args.fixtures else None,
-                                              profiles)
+                                              profiles, ports_file=out / ".demo-ports.json")
             else:
                 config = load_sources(args.sources)
                 profiles = pipelines.load_profiles(extra_dirs=config.crawl.profiles_dirs)

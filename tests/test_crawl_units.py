@@ -191,3 +191,36 @@ def test_state_is_locked_against_a_second_crawl(tmp_path):
         Store(tmp_path / "s.sqlite")
     a.close()
     Store(tmp_path / "s.sqlite").close()
+
+
+def test_demo_sites_keep_their_ports_across_runs(tmp_path):
+    """A second `crawl --demo` serves each site on the port it had, so the state's URLs match
+    (with 8701+ taken by something else, the first run's fallback ports are reused)."""
+    import socket
+
+    from kirinuki import pipelines
+    from kirinuki.demo import BASE_PORT, demo_config
+
+    ports_file = tmp_path / ".demo-ports.json"
+    profiles = pipelines.load_profiles()
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        blocker.bind(("127.0.0.1", BASE_PORT))
+        blocker.listen()
+    except OSError:
+        pass  # already taken by someone else: just as good for this test
+    try:
+        first, servers = demo_config(profiles=profiles, ports_file=ports_file)
+        origins = [s.origin for s in servers]
+        for s in servers:
+            s.stop()
+        assert f"127.0.0.1:{BASE_PORT}" not in " ".join(origins)
+        again, servers = demo_config(profiles=profiles, ports_file=ports_file)
+        try:
+            assert [s.origin for s in servers] == origins
+        finally:
+            for s in servers:
+                s.stop()
+    finally:
+        blocker.close()

@@ -193,12 +193,30 @@ def _free(port: int) -> bool:
     return True
 
 
-def serve_sites(sites: list[DemoSite], fixed_ports: bool = True) -> list[SiteServer]:
-    """Start one loopback server per site: port 8701+i when free (stable state keys across runs)."""
+def serve_sites(sites: list[DemoSite], fixed_ports: bool = True,
+                ports_file: Path | None = None) -> list[SiteServer]:
+    """Start one loopback server per site on a stable port, so state keys match across runs.
+
+    The article URLs (and so the crawl state's keys) carry the port: a second `crawl --demo` on
+    other ports would find every article new again. Each site takes the port it had last time
+    (`ports_file`, kept beside the output), else 8701+i, else any free port, and the choice is
+    written back for the next run.
+    """
+    remembered: dict[str, int] = {}
+    if ports_file is not None:
+        try:
+            loaded = json.loads(ports_file.read_text(encoding="utf-8"))
+            remembered = {k: v for k, v in loaded.items() if isinstance(v, int)}
+        except (OSError, ValueError, AttributeError):
+            remembered = {}
     servers = []
     try:
         for i, site in enumerate(sites):
-            port = BASE_PORT + i if fixed_ports and _free(BASE_PORT + i) else 0
+            port = 0
+            for candidate in (remembered.get(site.name), BASE_PORT + i if fixed_ports else None):
+                if candidate and _free(candidate):
+                    port = candidate
+                    break
             srv = SiteServer(port=port)
             srv.resources.update(site_resources(site, srv.origin))
             servers.append(srv.start())
@@ -206,6 +224,13 @@ def serve_sites(sites: list[DemoSite], fixed_ports: bool = True) -> list[SiteSer
         for s in servers:
             s.stop()
         raise
+    if ports_file is not None:
+        try:
+            ports_file.parent.mkdir(parents=True, exist_ok=True)
+            ports_file.write_text(json.dumps({site.name: srv.server_address[1] for site, srv in
+                                              zip(sites, servers, strict=True)}), encoding="utf-8")
+        except OSError:
+            pass  # only a hint for the next run's ports
     return servers
 
 
@@ -232,14 +257,15 @@ def sources_document(sites: list[DemoSite], origins: list[str]) -> dict[str, Any
 
 
 def demo_config(fixtures_dir: Path | None = None, profiles: Any = None,
-                fixed_ports: bool = True) -> tuple[SourcesConfig, list[SiteServer]]:
+                fixed_ports: bool = True, ports_file: Path | None = None,
+                ) -> tuple[SourcesConfig, list[SiteServer]]:
     """Serve the fixtures and return the sources config that crawls them (caller stops servers)."""
     fdir = fixtures_dir or default_fixtures_dir()
     fixtures = load_fixtures(fdir)
     if not fixtures:
         raise FileNotFoundError(f"no fixtures under {fdir} (pass --fixtures DIR)")
     sites = plan_sites(fixtures, profiles)
-    servers = serve_sites(sites, fixed_ports)
+    servers = serve_sites(sites, fixed_ports, ports_file)
     doc = sources_document(sites, [s.origin for s in servers])
     return parse_sources(doc, "<demo>"), servers
 
