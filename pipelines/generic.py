@@ -22,6 +22,7 @@ from kirinuki.pipelines import refine
 from kirinuki.pipelines.blocks import Block, BlockBuffer, element_blocks, enclosing_block, text_of
 from kirinuki.pipelines.noise import drop_element
 from kirinuki.pipelines.normalize import normalize_text
+from kirinuki.pipelines.readability_vote import vote_edges
 from kirinuki.pipelines.thresholds import (
     CHUNK_ANCHOR_MIN_CHARS,
     CHUNK_COVERED_SHARE,
@@ -364,6 +365,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
         return GenericResult([], removed)
     if sum(len(b.text) for b in blocks) < CHUNK_MAX_SHARE * prose:  # else no prose is left out
         blocks = merge_body_chunks(tree, blocks)
+    blocks = vote_edges(tree, blocks, removed, title)
     blocks = refine.vote_article_body(blocks, body, removed)
     blocks = refine.cut_comments(blocks, removed)
     blocks = refine.trim_tail(blocks, removed)

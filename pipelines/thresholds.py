@@ -58,6 +58,11 @@ VOTE_MIN_SIZE = 0.5  # ... and be at least half our length (not a teaser-sized s
 VOTE_BLOCK_SHARE = 0.5  # a block with less than this share of its words in articleBody goes
 VOTE_MIN_BLOCK_TOKENS = 3  # blocks with fewer tokens are too short to judge and stay
 
+# --- readability's vote on the lines around the prose (readability_vote.py) ----------------
+VOTE_EDGE_MIN_CHARS = 20  # non-prose text before the first / after the last prose line worth a vote
+VOTE_PROSE_COVER = 0.95  # readability's article must hold this share of our prose to vote
+VOTE_TITLE_MIN_CHARS = 8  # a line holding a title this long is left to layout.py / drop_headline
+
 # --- trailing boilerplate (refine.trim_tail) -----------------------------------------------
 TAIL_MAX_BLOCKS = 12  # at most this many blocks are taken off the end
 TAIL_MAX_CHARS = 300  # a promo/credit/copyright line is at most this long

@@ -119,3 +119,50 @@ def test_a_sentence_made_mostly_of_links_is_prose_not_a_teaser():
     texts = [p.text_content() for p in tree.iter("p")]
     assert len(texts) == 1 and texts[0].startswith("After Lily Miyazaki")
     assert removed["related"] == 1
+
+
+def _portal_page(menu_words: list[str], paras: list[str]) -> bytes:
+    """A 2000s portal page: a menu row table, the article in a table cell, a footer row."""
+    row = "".join(f"<td><a href='/c{i}'>{w}</a></td>" for i, w in enumerate(menu_words))
+    foot = "".join(f"<td><a href='/f{i}'>{w}</a></td>" for i, w in enumerate(["关于我们", "联系方式", "广告服务"]))
+    return ("<html><head><title>春节旅游收入创新高</title></head><body><table><tr>" + row + "</tr></table>"
+            "<table><tr><td><font size='4'>春节旅游收入创新高</font><br>"
+            + "".join(f"{p}<br><br>" for p in paras) + "</td></tr></table>"
+            "<table><tr>" + foot + "</tr></table></body></html>").encode()
+
+
+_PORTAL_PARAS = ["据报道，今年春节期间，全市共接待游客一百二十万人次，比去年同期增长百分之十五，旅游收入达到八亿元。",
+                 "市旅游局负责人表示，各大景区秩序良好，没有发生重大安全事故，游客满意度明显提高。",
+                 "专家认为，随着交通条件的改善和假日经济的发展，短途旅游将成为市民春节出行的主要方式之一。"]
+
+
+def test_menu_row_above_a_table_layout_article_goes_on_readabilitys_vote():
+    # Trafilatura keeps the portal's menu row (table cells) above the article; readability's
+    # container is the article's cell, so the row outside the prose goes (chinese-wce, issue 10).
+    from kirinuki.pipelines import Page, clean
+
+    page = _portal_page(["首页", "新闻", "体育", "娱乐", "财经", "汽车", "房产"], _PORTAL_PARAS)
+    r = clean(Page(url="http://news.example.cn/2005/0212/1.html", body=page), generic_only=True)[0]
+    text = "\n".join(b["text"] for b in r["blocks"])
+    assert "首页" not in text and "体育" not in text
+    assert all(p[5:20] in text for p in (x.replace("，", ",") for x in _PORTAL_PARAS))  # NFKC commas
+
+
+def test_readability_vote_spares_lists_quotes_and_other_containers():
+    from collections import Counter
+
+    import lxml.html
+    from kirinuki.pipelines.normalize import normalize_text
+    from kirinuki.pipelines.readability_vote import vote_edges
+
+    prose = [Block("paragraph", normalize_text(p)) for p in _PORTAL_PARAS]
+    menu = Block("paragraph", "首页 | 新闻 | 体育 | 娱乐 | 财经 | 汽车 | 房产")
+    closing = Block("list_item", "附：春节期间各景区接待人数一览")
+    tree = lxml.html.document_fromstring(_portal_page(["首页", "新闻", "体育", "娱乐", "财经", "汽车", "房产"],
+                                                      _PORTAL_PARAS).decode())
+    removed: Counter[str] = Counter()
+    assert vote_edges(tree, [menu, *prose, closing], removed) == [*prose, closing]
+    assert removed["navigation"] == 1
+    # Readability's article is another text (it does not hold our prose): no vote.
+    other = lxml.html.document_fromstring(_portal_page(["首页"], ["完全不同的另一篇文章，讲的是别的事情，和我们的正文没有关系。" * 3]).decode())
+    assert vote_edges(other, [menu, *prose], Counter()) == [menu, *prose]

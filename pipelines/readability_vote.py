@@ -1,0 +1,104 @@
+"""A second reader votes on the lines around the article: readability's choice of container.
+
+Old table-layout and portal pages (issue 10: a quarter of chinese-wce, 2000s news portals and
+forums) give trafilatura no container to pick: it returns the article with the page around it,
+menu rows ("首页 | 新闻 | 体育"), breadcrumbs, "今日推荐" teaser rows, source/date lines and
+copyright notices before and after the prose. Readability (trafilatura's port of readability-lxml)
+scores containers by their paragraphs and usually picks the article's own cell there.
+
+Its whole result is not better than ours (it drops headings, lists, tweets and captions that the
+golds keep), so it only votes, and only on the edges: when its text holds nearly all of our prose
+(the same article), our non-prose lines before the first or after the last prose line that it
+left out go. Prose, and anything between the first and the last prose line, always stays.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections import Counter
+
+import lxml.html
+from kirinuki.pipelines.blocks import Block, element_blocks
+from kirinuki.pipelines.layout import is_prose
+from kirinuki.pipelines.thresholds import (
+    VOTE_EDGE_MIN_CHARS,
+    VOTE_PROSE_COVER,
+    VOTE_TITLE_MIN_CHARS,
+)
+from lxml import etree
+
+log = logging.getLogger(__name__)
+
+_SQUEEZE_RE = re.compile(r"[\s|]+")
+# A sentence ending inside a Latin-script block: running text cut mid-sentence, not chrome.
+_INNER_SENTENCE_RE = re.compile(r"\w[.!?][\"'”’)]?\s+[\"“‘(]?[A-Z]")
+# Lists and quotes at the edges are often the article's own (a closing list, an embedded post)
+# and readability drops them by its <li>/<p> rule; menus of old layouts are plain lines.
+_VOTED_TYPES = frozenset({"paragraph", "heading"})
+
+
+def _squeeze(text: str) -> str:
+    return _SQUEEZE_RE.sub("", text)
+
+
+def _edges(blocks: list[Block]) -> tuple[int, int] | None:
+    """Indexes of the first and last prose blocks; None when there is no prose."""
+    prose = [i for i, b in enumerate(blocks) if is_prose(b.text)]
+    return (prose[0], prose[-1]) if prose else None
+
+
+def readability_text(tree: etree._Element) -> str | None:
+    """Readability's article of the page, squeezed (no spaces or row bars); None if it fails.
+
+    Readability moves and drops nodes, so it reads a copy of the tree."""
+    from trafilatura.readability_lxml import Document
+
+    try:
+        html = Document(copy.deepcopy(tree)).summary()
+    except Exception as exc:  # its crash on one page must not stop a run
+        log.debug("readability failed: %s", exc)
+        return None
+    if not html.strip():
+        return None
+    frag = lxml.html.fragment_fromstring(html, create_parent="div")
+    return _squeeze("".join(b.text for b in element_blocks(frag)))
+
+
+def _votable(block: Block, title: str | None) -> bool:
+    """Whether a line outside the prose may go on readability's vote: a plain line or heading
+    that is no running text and does not hold the title (a title merged with its article is
+    the table-layout dump that layout.py reads from its content cell)."""
+    if block.type not in _VOTED_TYPES or _INNER_SENTENCE_RE.search(block.text):
+        return False
+    return not (title and len(title) >= VOTE_TITLE_MIN_CHARS and title in block.text)
+
+
+def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
+               title: str | None = None) -> list[Block]:
+    """Drop non-prose lines at the edges of the text that readability's article leaves out.
+
+    Readability runs only when there is something to vote on (`VOTE_EDGE_MIN_CHARS` of non-prose
+    text before the first or after the last prose line), and counts only when its article holds
+    `VOTE_PROSE_COVER` of our prose: a different container (a teaser list, a comment thread)
+    gives no vote.
+    """
+    edges = _edges(blocks)
+    if edges is None:
+        return blocks
+    first, last = edges
+    outside = [b for b in blocks[:first] + blocks[last + 1:] if _votable(b, title)]
+    if sum(len(b.text) for b in outside) < VOTE_EDGE_MIN_CHARS:
+        return blocks
+    theirs = readability_text(tree)
+    if not theirs:
+        return blocks
+    prose = [b.text for b in blocks[first:last + 1] if is_prose(b.text)]
+    held = sum(len(t) for t in prose if _squeeze(t) in theirs)
+    if held < VOTE_PROSE_COVER * sum(len(t) for t in prose):
+        return blocks
+    kept = [b for i, b in enumerate(blocks)
+            if first <= i <= last or not _votable(b, title) or _squeeze(b.text) in theirs]
+    removed["navigation"] += len(blocks) - len(kept)
+    return kept
