@@ -33,6 +33,7 @@ from kirinuki.pipelines.thresholds import (
     LABEL_MAX_CHARS,
     LEAD_MIN_CHARS,
     LEAD_PRESENT_SHARE,
+    SOURCE_LINE_MAX_CHARS,
     STANDFIRST_WITHIN,
     TAIL_MAX_BLOCKS,
     TAIL_MAX_CHARS,
@@ -181,13 +182,21 @@ def is_byline(text: str, authors: Iterable[str]) -> bool:
     return bool(parts) and all(p in names for p in parts)
 
 
+def is_source_line(text: str) -> bool:
+    """A dated line naming the source outlet ("2005-04-25 08:24:06 来源: 第一财经日报 网友评论 0 条")."""
+    if len(text) > SOURCE_LINE_MAX_CHARS or not _NUMERIC_DATE_RE.search(text):
+        return False
+    return bool(load_vocabulary().positional["source"].search(text))  # noise_vocabulary.toml
+
+
 def drop_edge_lines(blocks: list[Block], authors: Iterable[str], removed: Counter[str]) -> list[Block]:
-    """Dates and bylines printed above or below the article are metadata, not text."""
+    """Dates, source lines and bylines printed above or below the article are metadata, not text."""
     authors = list(authors)
     n = len(blocks)
     kept = []
     for i, b in enumerate(blocks):
-        if (i < EDGE_HEAD or i >= n - EDGE_TAIL) and n > 1 and (is_dateline(b.text) or is_byline(b.text, authors)):
+        if (i < EDGE_HEAD or i >= n - EDGE_TAIL) and n > 1 and (
+                is_dateline(b.text) or is_source_line(b.text) or is_byline(b.text, authors)):
             removed["boilerplate"] += 1
             continue
         kept.append(b)

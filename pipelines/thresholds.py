@@ -73,6 +73,7 @@ EDGE_HEAD = 3  # date and byline lines are looked for in the first ...
 EDGE_TAIL = 2  # ... and last blocks only
 DATELINE_MAX_CHARS = 60  # a date line is at most this long ...
 DATELINE_MIN_DIGITS = 4  # ... and holds at least this many digits
+SOURCE_LINE_MAX_CHARS = 80  # a dated "来源:" (source outlet) line is at most this long
 BYLINE_MAX_CHARS = 80  # a byline is at most this long
 HEADLINE_MAX_CHARS = 250  # a block longer than this is never the title printed again
 HEADLINE_SEARCH_BLOCKS = 3  # the title's copy is looked for among the first blocks

@@ -166,3 +166,16 @@ def test_readability_vote_spares_lists_quotes_and_other_containers():
     # Readability's article is another text (it does not hold our prose): no vote.
     other = lxml.html.document_fromstring(_portal_page(["首页"], ["完全不同的另一篇文章，讲的是别的事情，和我们的正文没有关系。" * 3]).decode())
     assert vote_edges(other, [menu, *prose], Counter()) == [menu, *prose]
+
+
+def test_dated_source_line_at_the_edges_goes():
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import drop_edge_lines
+
+    para = Block("paragraph", "据报道,今年春节期间,全市共接待游客一百二十万人次,比去年同期增长百分之十五。" * 2)
+    head = Block("paragraph", "2005-04-27 14:32更新 来源:千龙新闻网 | 发表评论")
+    cited = Block("paragraph", "来源:国家统计局")  # no date: a citation the article may print
+    removed: Counter[str] = Counter()
+    assert drop_edge_lines([head, para, cited], [], removed) == [para, cited]
+    assert removed["boilerplate"] == 1
