@@ -7,9 +7,10 @@ copyright notices before and after the prose. Readability (trafilatura's port of
 scores containers by their paragraphs and usually picks the article's own cell there.
 
 Its whole result is not better than ours (it drops headings, lists, tweets and captions that the
-golds keep), so it only votes, and only on the edges: when its text holds nearly all of our prose
-(the same article), our non-prose lines before the first or after the last prose line that it
-left out go. Prose, and anything between the first and the last prose line, always stays.
+golds keep), so it only votes, and only on the edges, when its text holds most of our prose (the
+same article): above the article, the lines it left out go (a CJK notice ending in 。 too: one
+stop makes any teaser "prose"); below the last prose line, only non-prose lines, and only when it
+holds nearly all our prose. Latin-script prose, and everything inside the article, always stays.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from kirinuki.pipelines.blocks import Block, element_blocks
 from kirinuki.pipelines.layout import is_prose
 from kirinuki.pipelines.thresholds import (
     VOTE_EDGE_MIN_CHARS,
+    VOTE_HEAD_COVER,
     VOTE_PROSE_COVER,
     VOTE_TITLE_MIN_CHARS,
 )
+from kirinuki.pipelines.tokens import is_mostly_cjk
 from lxml import etree
 
 log = logging.getLogger(__name__)
@@ -75,14 +78,25 @@ def _votable(block: Block, title: str | None) -> bool:
     return not (title and len(title) >= VOTE_TITLE_MIN_CHARS and title in block.text)
 
 
+def _dropped(block: Block, theirs: str, title: str | None) -> bool:
+    """A line readability left out that may go: a votable line that is no Latin-script sentence
+    (CJK prose is a single 。 away from any teaser or notice, Latin prose is recognised well)."""
+    if not _votable(block, title) or _squeeze(block.text) in theirs:
+        return False
+    return not is_prose(block.text) or is_mostly_cjk(block.text)
+
+
 def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
                title: str | None = None) -> list[Block]:
-    """Drop non-prose lines at the edges of the text that readability's article leaves out.
+    """Drop the lines around the article that readability's article leaves out.
 
-    Readability runs only when there is something to vote on (`VOTE_EDGE_MIN_CHARS` of non-prose
+    Readability runs only when there is something to vote on (`VOTE_EDGE_MIN_CHARS` of votable
     text before the first or after the last prose line), and counts only when its article holds
-    `VOTE_PROSE_COVER` of our prose: a different container (a teaser list, a comment thread)
-    gives no vote.
+    a share of our prose (a different container, a teaser list or a comment thread, gives no
+    vote). Above the article, which starts at the first prose line readability also has (or the
+    first Latin-script sentence, recognised well), a line it left out goes when its article holds
+    `VOTE_HEAD_COVER` of our prose. Below the last prose line, only non-prose lines go, and only
+    when it holds `VOTE_PROSE_COVER`: the golds disagree on the asides that follow a story.
     """
     edges = _edges(blocks)
     if edges is None:
@@ -94,11 +108,13 @@ def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
     theirs = readability_text(tree)
     if not theirs:
         return blocks
-    prose = [b.text for b in blocks[first:last + 1] if is_prose(b.text)]
-    held = sum(len(t) for t in prose if _squeeze(t) in theirs)
-    if held < VOTE_PROSE_COVER * sum(len(t) for t in prose):
+    held = [i for i, b in enumerate(blocks) if is_prose(b.text) and _squeeze(b.text) in theirs]
+    prose = sum(len(b.text) for b in blocks if is_prose(b.text))
+    share = sum(len(blocks[i].text) for i in held) / prose
+    if not held or share < VOTE_HEAD_COVER:
         return blocks
+    start = min(held + [i for i, b in enumerate(blocks) if is_prose(b.text) and not is_mostly_cjk(b.text)])
     kept = [b for i, b in enumerate(blocks)
-            if first <= i <= last or not _votable(b, title) or _squeeze(b.text) in theirs]
+            if not ((i < start or (i > last and share >= VOTE_PROSE_COVER)) and _dropped(b, theirs, title))]
     removed["navigation"] += len(blocks) - len(kept)
     return kept

@@ -179,3 +179,21 @@ def test_dated_source_line_at_the_edges_goes():
     removed: Counter[str] = Counter()
     assert drop_edge_lines([head, para, cited], [], removed) == [para, cited]
     assert removed["boilerplate"] == 1
+
+
+def test_readability_vote_drops_a_cjk_notice_above_the_article_not_below_it():
+    # A login/notice line with a full stop above the article is "prose" by its 。, yet page
+    # furniture when readability's article (the same prose) leaves it out; below the article the
+    # golds disagree (Readability.js keeps a site's asides), so a sentence there stays.
+    from collections import Counter
+
+    import lxml.html
+    from kirinuki.pipelines.normalize import normalize_text
+    from kirinuki.pipelines.readability_vote import vote_edges
+
+    prose = [Block("paragraph", normalize_text(p)) for p in _PORTAL_PARAS]
+    notice = Block("paragraph", "ご利用には会員登録が必要です。")
+    menu = Block("paragraph", "首页 | 新闻 | 体育 | 娱乐 | 财经 | 汽车 | 房产")
+    tree = lxml.html.document_fromstring(_portal_page(["首页", "新闻", "体育", "娱乐", "财经", "汽车", "房产"],
+                                                      _PORTAL_PARAS).decode())
+    assert vote_edges(tree, [menu, notice, *prose, notice], Counter()) == [*prose, notice]
