@@ -197,3 +197,12 @@ def test_readability_vote_drops_a_cjk_notice_above_the_article_not_below_it():
     tree = lxml.html.document_fromstring(_portal_page(["首页", "新闻", "体育", "娱乐", "财经", "汽车", "房产"],
                                                       _PORTAL_PARAS).decode())
     assert vote_edges(tree, [menu, notice, *prose, notice], Counter()) == [*prose, notice]
+
+
+def test_a_paid_members_label_line_is_paywall_furniture():
+    # Japanese pages end a teaser with "[有料会員限定] この記事は会員限定です。…" (newspaper4k).
+    from kirinuki.pipelines.noise import line_kind, load_vocabulary
+
+    rules = load_vocabulary().lines
+    assert line_kind("[有料会員限定] この記事は会員限定です。電子版に登録すると続きをお読みいただけます。", rules) == "paywall"
+    assert line_kind("【会員限定】この記事は会員限定です。", rules) == "paywall"
