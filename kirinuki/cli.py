@@ -118,6 +118,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ("crawl", "kirinuki.scraper.command", "crawl configured sources"),
         ("schedule", "kirinuki.scraper.scheduler",
          "run each source when its schedule says (long-running; one run at a time)"),
+        ("worker", "kirinuki.scraper.cluster.worker",
+         "cluster mode: drain runs seeded by `kirinuki crawl` from Redis into the shared state"),
         ("report", "kirinuki.report", "write OUT/report.html from the state (alerts, charts)"),
         ("state", "kirinuki.scraper.state_cmd", "prune old run files, vacuum the state file"),
         ("export", "kirinuki.export_cmd",

@@ -20,6 +20,7 @@ from kirinuki.scraper.config import (
     SourcesError,
     check_profiles,
     load_sources,
+    with_cluster,
     with_max_articles,
 )
 from kirinuki.scraper.health import fails, parse_fail_on
@@ -110,15 +111,24 @@ def run(args: argparse.Namespace) -> int:
                 profiles = pipelines.load_profiles(extra_dirs=config.crawl.profiles_dirs)
             check_profiles(config, profiles.names())
             config = with_max_articles(config, args.max_articles)
+            config = with_cluster(config, getattr(args, "redis", None),
+                                  getattr(args, "database", None))
         except (SourcesError, FileNotFoundError) as exc:
             print(f"kirinuki crawl: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         state = _state_target(args.state, out)
+        if config.cluster is not None:
+            state = config.cluster.database
         if getattr(args, "due", False):
             config = due_config(config, state)
             if not config.sources:
                 print("kirinuki crawl: no source is due", file=sys.stderr)
                 return EXIT_OK
+        if config.cluster is not None:
+            from kirinuki.scraper.cluster.seed import cluster_crawl
+
+            text = None if args.demo else Path(args.sources).read_text(encoding="utf-8")
+            return cluster_crawl(config, out, args, fail_on, text)
         return _crawl(config, out, state, args, fail_on)
     finally:
         for s in servers:

@@ -102,10 +102,24 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """`[cluster]`: where the shared queue (Redis) and the shared state (PostgreSQL) live.
+
+    Present (in the file or as `--redis URL --database URL`), it turns `kirinuki crawl` into the
+    seeder of a cluster run and lets `kirinuki worker` drain it (scraper.cluster)."""
+
+    redis: str
+    database: str
+    # A worker whose heartbeat is older than this is dead: its in-flight requests are re-queued.
+    lease_timeout: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
 class SourcesConfig:
     sources: tuple[Source, ...]
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     path: str = "<memory>"
+    cluster: ClusterSettings | None = None
 
 
 _SOURCE_KEYS = {
@@ -115,7 +129,10 @@ _SOURCE_KEYS = {
     "schedule", "recheck_after", "recheck_limit",
 }
 _CRAWL_KEYS = set(CrawlSettings.__dataclass_fields__)
-_TOP_KEYS = {"sources", "crawl"}
+_TOP_KEYS = {"sources", "crawl", "cluster"}
+_CLUSTER_KEYS = {"redis", "database", "lease_timeout"}
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DATABASE_SCHEMES = ("postgresql", "postgres")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.I)
 
 
@@ -142,7 +159,60 @@ def parse_sources(data: dict[str, Any], where: str = "<memory>") -> SourcesConfi
             raise SourcesError(f"{where}: [[sources]] #{i} {src.name!r}: key 'name': duplicate name")
         names.add(src.name)
         sources.append(src)
-    return SourcesConfig(tuple(sources), crawl, where)
+    cluster = None
+    if "cluster" in data:
+        cluster = parse_cluster(data["cluster"], f"{where}: [cluster]")
+    return SourcesConfig(tuple(sources), crawl, where, cluster)
+
+
+def parse_cluster(raw: Any, where: str = "[cluster]") -> ClusterSettings:
+    """`[cluster]` (or the `--redis`/`--database` options as a dict), validated."""
+    if not isinstance(raw, dict):
+        raise SourcesError(f"{where}: must be a table")
+    _check_keys(raw, _CLUSTER_KEYS, where)
+    for key in ("redis", "database"):
+        if key not in raw:
+            raise SourcesError(f"{where}: key {key!r}: required (cluster mode needs both "
+                               "'redis' and 'database')")
+    redis_url = check_service_url(raw["redis"], where, "redis", REDIS_SCHEMES)
+    db_url = check_service_url(raw["database"], where, "database", DATABASE_SCHEMES)
+    kw: dict[str, Any] = {}
+    if "lease_timeout" in raw:
+        kw["lease_timeout"] = _number(raw["lease_timeout"], where, "lease_timeout", 1.0, 3600.0)
+    return ClusterSettings(redis_url, db_url, **kw)
+
+
+def check_service_url(v: Any, label: str, key: str, schemes: tuple[str, ...]) -> str:
+    """A server URL with one of `schemes` (unix sockets name a path, the others a host)."""
+    parts = urlsplit(v) if isinstance(v, str) else None
+    ok = parts is not None and parts.scheme in schemes and (
+        bool(parts.path) if parts.scheme == "unix" else bool(parts.hostname))
+    if not ok:
+        raise SourcesError(f"{label}: key {key!r}: not a {'/'.join(schemes)} URL "
+                           f"({schemes[0]}://host:port/...): {v!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise SourcesError(f"{label}: key {key!r}: bad port in {v!r}") from None
+    return v
+
+
+def with_cluster(config: SourcesConfig, redis_url: str | None, database_url: str | None
+                 ) -> SourcesConfig:
+    """Apply `--redis URL --database URL` (each overrides `[cluster]`; both or none is cluster
+    mode unless the file has `[cluster]`)."""
+    if redis_url is None and database_url is None:
+        return config
+    have = config.cluster
+    raw: dict[str, Any] = {}
+    if have is not None:
+        raw = {"redis": have.redis, "database": have.database,
+               "lease_timeout": have.lease_timeout}
+    if redis_url is not None:
+        raw["redis"] = redis_url
+    if database_url is not None:
+        raw["database"] = database_url
+    return replace(config, cluster=parse_cluster(raw, "--redis/--database"))
 
 
 def check_profiles(config: SourcesConfig, known: set[str] | list[str]) -> None:

@@ -6,6 +6,7 @@ Passed to the spider as a constructor argument and reached by components through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,13 @@ class CrawlContext:
     # Set when the run cannot write its output (JSONL or state): the crawl stops, the run stays
     # unfinished and `kirinuki crawl` exits non-zero.
     fatal: str | None = None
+    # Called with a `PageGroup` once all its records are settled in the state (cluster mode
+    # releases the article's queue lease there).
+    settled: Callable[[Any], None] | None = None
+
+    def group_settled(self, group: Any) -> None:
+        if self.settled is not None:
+            self.settled(group)
 
     @property
     def output(self) -> Path:

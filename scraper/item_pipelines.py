@@ -58,6 +58,7 @@ class StatePipeline:
                                   last_modified=g.last_modified if n == 0 else None,
                                   content_hash=None if g.held else g.first_hash,
                                   fetched_at=g.fetched_at)
+            self.ctx.group_settled(g)
         return DropItem(f"{why}: {g.url}")
 
 
@@ -139,6 +140,8 @@ class WritePipeline(StatePipeline):
                                     last_modified=g.last_modified, fetched_at=g.fetched_at)
             g.pending -= 1
             g.pages_done = g.pages_done or last
+            if last:
+                ctx.group_settled(g)
             for done in stored:
                 ctx.writer.write(done.line)
         except (OSError, *state_errors()) as exc:

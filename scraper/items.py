@@ -109,6 +109,7 @@ class PageGroup:
     first_hash: str | None = None
     pages_done: bool = False
     held: int = 0  # records held back by the health check
+    lease: Any = None  # cluster mode: the queue lease of the article's request (scraper.cluster)
 
 
 @dataclass(eq=False)

@@ -1,0 +1,65 @@
+"""scrapy-redis's scheduler, with a local queue for the follow-ups of a leased request.
+
+New work (discovery documents, articles) goes through scrapy-redis: its duplicate filter (one
+fetch of a URL per run across the cluster) and its queue, from which any worker pops. A request
+that continues leased work -- a retry, a redirect, the next page of a multi-page article --
+carries its lease in `meta` and stays in this worker: it holds in-memory state (the pages so far)
+and is covered by its lease, so if this worker dies the leased request is re-queued and the work
+starts over elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from kirinuki.scraper.cluster.queue import call
+from scrapy_redis.scheduler import Scheduler
+
+
+class ClusterScheduler(Scheduler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.local: deque[Any] = deque()
+
+    def __len__(self) -> int:
+        return len(self.local) + super().__len__()
+
+    def open(self, spider: Any) -> Any:
+        out = super().open(spider)
+        spider.scheduler = self  # the spider's clock pops from our queue (ClusterSpider._tick)
+        return out
+
+    def enqueue_request(self, request: Any) -> bool:
+        if request.meta.get("kirinuki_lease") is not None:
+            self.local.append(request)
+            if self.stats:
+                self.stats.inc_value("scheduler/enqueued/local", spider=self.spider)
+            return True
+        # scrapy-redis's enqueue, with Redis outages waited out (a lost push is a lost page):
+        # the filter first (retried alone: a retried SADD would call the request a duplicate),
+        # then the push (the queue retries it).
+        if not request.dont_filter and call(lambda: self.df.request_seen(request)):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
+        self.queue.push(request)
+        return True
+
+    def next_request(self) -> Any:
+        if self.local:
+            return self.local.popleft()
+        if getattr(self.spider, "paused", False):
+            return None  # stopping: take no new work (SIGTERM)
+        return super().next_request()
+
+    def has_pending_requests(self) -> bool:
+        # Only our own: the shared queue is other workers' work too, and the spider decides
+        # when this worker is done with the run (`ClusterSpider._on_idle`).
+        return bool(self.local)
+
+    def close(self, reason: str) -> Any:
+        # The shared queue and duplicate filter belong to the run, not to this worker: never
+        # flushed here (the seeder deletes a finished run's keys).
+        return None
