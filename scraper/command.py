@@ -81,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the state file is new, empty or was moved away but the output "
                              "directory holds earlier runs: rebuild the state from their "
                              "files instead of refusing to run")
+    from kirinuki.scraper.cluster.worker import add_cluster_arguments
+
+    add_cluster_arguments(parser)
+    parser.add_argument("--local-workers", type=int, default=0, metavar="N",
+                        help="cluster mode: also start N `kirinuki worker` processes on this "
+                             "machine for the run (default 0: workers run elsewhere)")
 
 
 def run(args: argparse.Namespace) -> int:

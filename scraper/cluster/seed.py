@@ -41,15 +41,9 @@ NO_WORKER_WARN_S = 30.0
 
 def redact(url: str) -> str:
     """A server URL without its password (for messages and the summary)."""
-    from urllib.parse import urlsplit, urlunsplit
+    from kirinuki.scraper.pgstate import redact as _redact
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    return _redact(url)
 
 
 def cluster_crawl(config: SourcesConfig, out: Path, args: argparse.Namespace,
