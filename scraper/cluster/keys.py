@@ -41,6 +41,11 @@ def workers(run_id: str) -> str:
     return f"{run(run_id)}:workers"
 
 
+def seen_workers(run_id: str) -> str:
+    """Set: every worker that ever took a request of this run (for the summary)."""
+    return f"{run(run_id)}:seen_workers"
+
+
 def inflight(run_id: str, worker_id: str) -> str:
     """Hash: serialized request -> queue score, for each request the worker holds a lease on."""
     return f"{run(run_id)}:inflight:{worker_id}"

@@ -43,6 +43,7 @@ if #r == 0 then return false end
 redis.call('ZREM', KEYS[1], r[1])
 redis.call('HSET', KEYS[2], r[1], r[2])
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
 return r[1]
 """
 
@@ -90,8 +91,8 @@ class Outage:
             self.since = now
         if self.since == now or now - self.last_log > 30:
             self.last_log = now
-            logger.warning("%s unavailable (%s): waiting and retrying (every %.0fs) "
-                           "until it is back", self.what, _one_line(exc), wait)
+            logger.warning("%s unavailable (%s): waiting and retrying (every %gs) "
+                           "until it is back", self.what, _one_line(exc), round(wait, 1))
 
     def ok(self) -> None:
         if self.since is not None:
@@ -139,7 +140,8 @@ class LeasedPriorityQueue(PriorityQueue):
         worker = self.spider.worker_id
         run_id = self.spider.run_id
         data = call(lambda: self._pop(
-            keys=[self.key, keys.inflight(run_id, worker), keys.workers(run_id)], args=[worker]),
+            keys=[self.key, keys.inflight(run_id, worker), keys.workers(run_id),
+                  keys.seen_workers(run_id)], args=[worker]),
             self.outage)
         if not data:
             return None

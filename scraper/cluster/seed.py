@@ -332,7 +332,7 @@ class Seeder:
             self.r.set(keys.SEEDER_LOCK, self.token, ex=SEEDER_LOCK_TTL)
 
     def _workers_seen(self, run_id: str) -> int:
-        return int(self.r.scard(keys.workers(run_id)) or 0)
+        return int(self.r.scard(keys.seen_workers(run_id)) or 0)
 
     def _forget(self, run_id: str) -> None:
         """The finished run's keys go (its queue, filter, leases, counters)."""

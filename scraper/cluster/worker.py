@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until-idle", action="store_true",
                         help="exit once no run has work left (default: wait for work for ever, "
                              "the form for systemd)")
+    parser.add_argument("--idle-wait", type=float, default=60.0, metavar="SECONDS",
+                        help="with --until-idle: how long to wait for a first run to be seeded "
+                             "(default 60)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="cleaning processes (default: the run's [crawl] workers, else "
                              "CPUs - 1; 0 = clean in-process)")
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
               "[cluster] table)", file=sys.stderr)
         return 2
     return Worker(cluster, until_idle=args.until_idle, cleaners=args.workers,
-                  log_level=args.log_level).main()
+                  log_level=args.log_level, idle_wait=args.idle_wait).main()
 
 
 def _cluster_file(path: str) -> SourcesConfig:
@@ -116,11 +119,13 @@ def run_config(meta: dict[bytes, bytes]) -> SourcesConfig:
 
 class Worker:
     def __init__(self, cluster: ClusterSettings, *, until_idle: bool = False,
-                 cleaners: int | None = None, log_level: str = "WARNING") -> None:
+                 cleaners: int | None = None, log_level: str = "WARNING",
+                 idle_wait: float = 60.0) -> None:
         from kirinuki.scraper.cluster.queue import connect, new_worker_id
 
         self.cluster = cluster
         self.until_idle = until_idle
+        self.idle_wait = idle_wait
         self.cleaners = cleaners
         self.log_level = log_level
         self.redis = connect(cluster.redis)
@@ -178,10 +183,13 @@ class Worker:
 
         outage = Outage("redis")
         waiting_logged = False
+        since = time.monotonic()
         while not self.stopping:
             run_id = call(self._next_run, outage)
             if run_id is None:
-                if self.until_idle:
+                # --until-idle: done once a run was drained, or when none came to be seeded
+                if self.until_idle and (self.runs_done
+                                        or time.monotonic() - since > self.idle_wait):
                     return
                 if not waiting_logged:
                     logger.info("waiting for work")
