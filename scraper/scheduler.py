@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kirinuki.scraper.command import EXIT_CONFIG, EXIT_OK
-from kirinuki.scraper.config import SourcesConfig, SourcesError, load_sources
+from kirinuki.scraper.config import SourcesConfig, SourcesError, load_sources, with_cluster
 from kirinuki.scraper.history import History, open_readonly
 from kirinuki.scraper.schedule import Schedule, due, next_due, parse_schedule
 from kirinuki.scraper.statedb import state_errors
@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeat: --crawl-arg=--log-file --crawl-arg=/var/log/k.log)")
     parser.add_argument("--max-runs", type=int, default=None, metavar="N",
                         help="stop after N runs (tests, one-off catch-up)")
+    from kirinuki.scraper.cluster.worker import add_cluster_arguments
+
+    add_cluster_arguments(parser)  # cluster mode: each run seeds the cluster (`kirinuki worker`)
 
 
 def schedules_of(config: SourcesConfig) -> dict[str, Schedule]:
@@ -179,8 +182,24 @@ def run(args: argparse.Namespace) -> int:
     except SourcesError as exc:
         print(f"kirinuki schedule: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    shown: object = state
+    redis_url, database_url = getattr(args, "redis", None), getattr(args, "database", None)
+    try:
+        cluster = with_cluster(load_sources(args.sources), redis_url, database_url).cluster
+    except SourcesError as exc:
+        print(f"kirinuki schedule: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if cluster is not None:
+        from kirinuki.scraper.cluster.seed import redact
+
+        # Cluster mode: the runs' history is in the shared database; each run seeds it.
+        sched.state = cluster.database  # type: ignore[assignment]
+        shown = redact(cluster.database)
+        for flag, value in (("--redis", redis_url), ("--database", database_url)):
+            if value is not None:
+                sched.crawl_args += [flag, value]
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, sched.stop)
     print(f"kirinuki schedule: {len(sched.schedules)} source(s) from {args.sources}, "
-          f"state {state}, pid {os.getpid()}", file=sys.stderr)
+          f"state {shown}, pid {os.getpid()}", file=sys.stderr)
     return sched.run_forever()

@@ -16,9 +16,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from kirinuki.demo import sitegen
 from kirinuki.demo.server import Resource, SiteServer
-
 from tests.crawl_server import REPO, T0, crawl_env, news_article, write_sources
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
@@ -176,3 +176,76 @@ def test_sigterm_finishes_in_flight_pages_and_exits_0(tmp_path, redis_url, postg
     assert "finishing the requests in hand" in (tmp_path / "first.log").read_text()
     assert sorted(r["url"] for r in records) == sorted(urls)
     assert summary["sources"]["slow"]["new"] == n
+
+
+def _all_runs(out: Path) -> list[dict]:
+    recs = []
+    for f in sorted(out.glob("crawl-*.jsonl")):
+        recs += [json.loads(line) for line in f.read_text().splitlines()]
+    return recs
+
+
+def test_seeder_sigterm_stops_the_run_and_the_next_run_gets_the_rest(tmp_path, redis_url,
+                                                                      postgres_url):
+    """SIGTERM to `kirinuki crawl` (a scheduler stopping): workers finish what they hold, the
+    run is finished with what it has (exit 0), and the next run fetches the articles left
+    pending: over both runs every article once."""
+    n = 30
+    server, urls = slow_site(n, delay=0.25)
+    try:
+        sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=15)
+        out = tmp_path / "out"
+        args = ("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
+                "--log-level", "INFO")
+        seeder = kirinuki(*args, log=tmp_path / "seeder.log")
+        worker = kirinuki("worker", "--sources", str(sources), "--workers", "0",
+                          "--log-level", "INFO", log=tmp_path / "worker.log")
+        wait_for(lambda: article_hits(server) >= 4, 60, "the first articles")
+        seeder.send_signal(signal.SIGTERM)
+        summary, first = finished(seeder, out)
+        assert summary["finish_reason"] == "shutdown"
+        assert 0 < len(first) < n
+        seeder = kirinuki(*args, log=tmp_path / "seeder2.log")
+        seeder.communicate(timeout=120)
+        assert seeder.returncode == 0
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+    finally:
+        server.shutdown()
+    got = sorted(r["url"] for r in _all_runs(out))
+    assert got == sorted(urls), "over both runs, every article exactly once"
+
+
+def test_a_killed_seeder_s_run_is_finished_by_the_next_seeder(tmp_path, redis_url,
+                                                               postgres_url):
+    """SIGKILL the seeder mid-run: the workers go on draining; the next `kirinuki crawl`
+    waits for that run, writes its file complete, then runs its own."""
+    n = 24
+    server, urls = slow_site(n, delay=0.2)
+    try:
+        sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=15)
+        out = tmp_path / "out"
+        args = ("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
+                "--log-level", "INFO")
+        seeder = kirinuki(*args, log=tmp_path / "seeder.log")
+        worker = kirinuki("worker", "--sources", str(sources), "--workers", "0",
+                          "--log-level", "INFO", log=tmp_path / "worker.log")
+        wait_for(lambda: article_hits(server) >= 4, 60, "the first articles")
+        seeder.kill()
+        seeder.wait(10)
+        import redis
+
+        redis.Redis.from_url(redis_url).delete("kirinuki:seeder")  # its lock, as after its TTL
+        seeder = kirinuki(*args, log=tmp_path / "seeder2.log")
+        seeder.communicate(timeout=120)
+        assert seeder.returncode == 0
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+    finally:
+        server.shutdown()
+    assert "left by a seeder that stopped" in (tmp_path / "seeder2.log").read_text()
+    summaries = sorted(out.glob("*.summary.json"), key=lambda p: p.stat().st_mtime)
+    assert len(summaries) == 2
+    first = json.loads(summaries[0].read_text())
+    assert first["records"] == n  # the orphan's file holds all it got
+    assert sorted(r["url"] for r in _all_runs(out)) == sorted(urls)

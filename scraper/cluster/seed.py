@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,12 +77,17 @@ def cluster_crawl(config: SourcesConfig, out: Path, args: argparse.Namespace,
               f"({r.get(keys.SEEDER_LOCK)!r} holds {keys.SEEDER_LOCK} in "
               f"{redact(cluster.redis)})", file=sys.stderr)
         return EXIT_BUSY
+    seeder = Seeder(config, cluster, r, out, args, fail_on, sources_text, token)
+    previous = {sig: signal.signal(sig, seeder.request_stop)
+                for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return Seeder(config, cluster, r, out, args, fail_on, sources_text, token).run()
+        return seeder.run()
     except OSError as exc:
         print(f"kirinuki crawl: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_WRITE_ERROR
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         try:
             if r.get(keys.SEEDER_LOCK) == token.encode():
                 r.delete(keys.SEEDER_LOCK)
@@ -103,6 +109,16 @@ class Seeder:
         self.token = token
         self.children: list[subprocess.Popen[bytes]] = []
         self._lock_refreshed = time.monotonic()
+        self.stop_requested = False
+
+    def request_stop(self, signum: int, _frame: Any) -> None:
+        """SIGTERM/SIGINT: the workers finish the requests they hold and take no more; the
+        run is then finished with what it has (the rest stays pending for the next run)."""
+        if self.stop_requested:
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        logger.warning("%s: stopping the run (workers finish what they hold)",
+                       signal.Signals(signum).name)
 
     def run(self) -> int:
         from kirinuki.scraper.command import (
@@ -110,18 +126,13 @@ class Seeder:
             EXIT_CONFIG,
             EXIT_OK,
             _recheck,
-            _report,
             _write_format,
             new_run_id,
             print_summary,
         )
         from kirinuki.scraper.context import CrawlContext
         from kirinuki.scraper.health import fails
-        from kirinuki.scraper.history import History
-        from kirinuki.scraper.run_health import finish_health
         from kirinuki.scraper.state import open_store
-
-        from kirinuki.safe_output import write_json_atomic
 
         try:
             store = open_store(self.cluster.database)
@@ -129,58 +140,101 @@ class Seeder:
             print(f"kirinuki crawl: cannot open the state {redact(self.cluster.database)}: "
                   f"{' '.join(str(exc).split())}", file=sys.stderr)
             return EXIT_CONFIG
-        started = time.monotonic()
         try:
             fmt = getattr(self.args, "format", None) or self.config.crawl.format
+            self._adopt_orphans(store, fmt)
             for path, n in store.recover():
                 print(f"kirinuki crawl: completed interrupted run {path} (+{n} records)",
                       file=sys.stderr)
                 _write_format(Path(path), fmt)
+            if self.stop_requested:
+                return EXIT_OK
+            started = time.monotonic()
             self.out.mkdir(parents=True, exist_ok=True)
             run_id = new_run_id(self.out)
             started_at = datetime.now(UTC).isoformat(timespec="seconds")
             output = self.out / f"{run_id}.jsonl"
             store.start_run(run_id, output)
             rechecked = _recheck(self.config, store)
-            writer = _Counter(output)
-            ctx = CrawlContext(self.config, store, writer, run_id)
+            ctx = CrawlContext(self.config, store, _Counter(output), run_id)
             self._register(run_id)
             pushed = self._seed(ctx)
             self.r.hset(keys.run(run_id), "phase", "running")
             logger.info("run %s: seeded %d request(s)", run_id, pushed)
             self._start_local_workers()
-            self._wait_drained(ctx)
-            self.r.hset(keys.run(run_id), "phase", "finished")
-            writer.count = export_records(store, run_id, output)
-            stats = {k.decode(): int(v) for k, v in self.r.hgetall(keys.stats(run_id)).items()}
-            ctx.stats = {**stats, "finish_reason": "finished"}
-            summary = ctx.summary(redact(self.cluster.database), time.monotonic() - started,
-                                  extra={n: {"rechecked": c} for n, c in rechecked.items()})
-            _counts_from_records(store, run_id, summary)
-            summary["cluster"] = {"redis": redact(self.cluster.redis),
-                                  "workers": self._workers_seen(run_id)}
-            alerts = finish_health(History(store.db), run_id, started_at, summary["sources"],
-                                   complete=True)
-            summary["alerts"] = [a.as_dict() for a in alerts]
-            formatted = _write_format(output, fmt)
-            if formatted:
-                summary["formatted"] = formatted
-            store.mark_checked(run_id, output, writer.count)
-            store.finish_run(run_id, summary)
-            crawl = self.config.crawl
-            if crawl.keep_runs is not None or crawl.keep_days is not None:
-                from kirinuki.scraper.retention import prune
-
-                summary["pruned_runs"] = len(prune(store.db, crawl.keep_runs, crawl.keep_days,
-                                                   datetime.now(UTC), run_id))
-            write_json_atomic(self.out / f"{run_id}.summary.json", summary)
-            _report(store, self.out)
-            self._forget(run_id)
+            reason = self._wait_drained(ctx)
+            summary, alerts = self._finish(ctx, self.out, started, started_at, reason, fmt,
+                                           {n: {"rechecked": c} for n, c in rechecked.items()})
             print_summary(summary)
             return EXIT_ALERT if fails(alerts, self.fail_on) else EXIT_OK
         finally:
             self._stop_local_workers()
             store.close()
+
+    def _finish(self, ctx: Any, out: Path, started: float, started_at: str, reason: str,
+                fmt: str, extra: dict[str, dict[str, int]] | None = None
+                ) -> tuple[dict[str, Any], list[Any]]:
+        """Finish a drained run from the shared state: file, summary, alerts, report."""
+        from kirinuki.scraper.command import _report, _write_format
+        from kirinuki.scraper.history import History
+        from kirinuki.scraper.run_health import finish_health
+
+        from kirinuki.safe_output import write_json_atomic
+
+        store, run_id = ctx.store, ctx.run_id
+        output = ctx.writer.path
+        self.r.hset(keys.run(run_id), "phase", "finished")
+        ctx.writer.count = export_records(store, run_id, output)
+        stats = {k.decode(): int(v) for k, v in self.r.hgetall(keys.stats(run_id)).items()}
+        ctx.stats = {**stats, "finish_reason": reason}
+        summary = ctx.summary(redact(self.cluster.database), time.monotonic() - started, extra)
+        _counts_from_records(store, run_id, summary)
+        summary["cluster"] = {"redis": redact(self.cluster.redis),
+                              "workers": self._workers_seen(run_id)}
+        alerts = finish_health(History(store.db), run_id, started_at, summary["sources"],
+                               complete=reason == "finished")
+        summary["alerts"] = [a.as_dict() for a in alerts]
+        formatted = _write_format(output, fmt)
+        if formatted:
+            summary["formatted"] = formatted
+        store.mark_checked(run_id, output, ctx.writer.count)
+        store.finish_run(run_id, summary)
+        crawl = ctx.config.crawl
+        if crawl.keep_runs is not None or crawl.keep_days is not None:
+            from kirinuki.scraper.retention import prune
+
+            summary["pruned_runs"] = len(prune(store.db, crawl.keep_runs, crawl.keep_days,
+                                               datetime.now(UTC), run_id))
+        write_json_atomic(out / f"{run_id}.summary.json", summary)
+        _report(store, out)
+        self._forget(run_id)
+        return summary, alerts
+
+    def _adopt_orphans(self, store: Any, fmt: str) -> None:
+        """Runs whose seeder stopped (killed, the machine rebooted) while workers drained them:
+        waited for and finished here first, so their late records reach their files."""
+        from kirinuki.scraper.cluster.worker import run_config
+        from kirinuki.scraper.context import CrawlContext
+
+        for raw in self.r.zrange(keys.RUNS, 0, -1):
+            run_id = raw.decode()
+            meta = self.r.hgetall(keys.run(run_id))
+            if not meta or b"sources" not in meta:
+                self.r.zrem(keys.RUNS, run_id)
+                continue
+            out = Path(meta.get(b"out", b"out").decode())
+            print(f"kirinuki crawl: finishing run {run_id}, left by a seeder that stopped",
+                  file=sys.stderr)
+            ctx = CrawlContext(run_config(meta), store, _Counter(out / f"{run_id}.jsonl"),
+                               run_id)
+            if meta.get(b"phase") == b"seeding":
+                self._seed(ctx)  # the filter skips what was pushed before
+            if meta.get(b"phase") in (b"seeding", b"running"):
+                self.r.hset(keys.run(run_id), "phase", "running")
+            started = float(meta.get(b"started", b"0") or 0)
+            started_at = datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
+            reason = self._wait_drained(ctx)
+            self._finish(ctx, out, time.monotonic(), started_at, reason, fmt)
 
     # -- the run in Redis ---------------------------------------------------------------------
 
@@ -273,7 +327,9 @@ class Seeder:
                     n += 1
         return n
 
-    def _wait_drained(self, ctx: Any) -> None:
+    def _wait_drained(self, ctx: Any) -> str:
+        """Until the run is drained ("finished") or, after SIGTERM, until the workers hold
+        nothing of it any more ("shutdown")."""
         from kirinuki.scraper.cluster.queue import UNAVAILABLE, Outage, outstanding, reclaim_dead
 
         run_id = ctx.run_id
@@ -287,6 +343,12 @@ class Seeder:
             time.sleep(DRAIN_POLL_S)
             try:
                 self._refresh_lock()
+                if self.stop_requested:
+                    self.r.hset(keys.run(run_id), "phase", "stopping")
+                    reclaim_dead(self.r, run_id)
+                    if outstanding(self.r, run_id)[1] == 0:
+                        return "shutdown"
+                    continue
                 if self.r.hget(keys.run(run_id), "phase") is None:
                     logger.warning("run %s vanished from redis (restarted without its data?): "
                                    "registered again", run_id)
@@ -323,7 +385,7 @@ class Seeder:
                                    "again", run_id, again)
                     quiet = 0
                     continue
-            return
+            return "finished"
 
     def _refresh_lock(self) -> None:
         now = time.monotonic()

@@ -79,6 +79,8 @@ class ClusterSpider(SourcesSpider):
             self._last_beat = now
             self.leases.heartbeat()
         try:
+            if self.redis.hget(keys.run(self.run_id), "phase") in (b"stopping", b"finished"):
+                self.paused = True  # the seeder is stopping the run: finish what we hold
             if now - self._last_reclaim >= self.lease_timeout / 2:
                 self._last_reclaim = now
                 reclaim_dead(self.redis, self.run_id)
@@ -103,8 +105,8 @@ class ClusterSpider(SourcesSpider):
             return  # SIGTERM and nothing of ours in flight: close (leases all settled)
         try:
             phase = self.redis.hget(keys.run(self.run_id), "phase")
-            if phase is None or phase == b"finished":
-                return
+            if phase in (None, b"finished", b"stopping"):
+                return  # finished (and forgotten), or being stopped: this crawl is over
             if self.until_idle and outstanding(self.redis, self.run_id) == (0, 0):
                 return
         except UNAVAILABLE:
