@@ -33,10 +33,6 @@ class CrawlContext:
     # releases the article's queue lease there).
     settled: Callable[[Any], None] | None = None
 
-    def group_settled(self, group: Any) -> None:
-        if self.settled is not None:
-            self.settled(group)
-
     @property
     def output(self) -> Path:
         return self.writer.path

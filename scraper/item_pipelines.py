@@ -58,7 +58,7 @@ class StatePipeline:
                                   last_modified=g.last_modified if n == 0 else None,
                                   content_hash=None if g.held else g.first_hash,
                                   fetched_at=g.fetched_at)
-            self.ctx.group_settled(g)
+            settled(self.ctx, g)
         return DropItem(f"{why}: {g.url}")
 
 
@@ -141,7 +141,7 @@ class WritePipeline(StatePipeline):
             g.pending -= 1
             g.pages_done = g.pages_done or last
             if last:
-                ctx.group_settled(g)
+                settled(ctx, g)
             for done in stored:
                 ctx.writer.write(done.line)
         except (OSError, *state_errors()) as exc:
@@ -164,6 +164,14 @@ class WritePipeline(StatePipeline):
             self._closing = deferred_from_coro(engine.close_spider_async(reason="write_error"))
         else:
             self._closing = engine.close_spider(self.crawler.spider, "write_error")
+
+
+def settled(ctx: Any, group: Any) -> None:
+    """Every record of the page is settled in the state: tell the run (cluster mode releases
+    the article's queue lease there; `CrawlContext.settled`)."""
+    hook = getattr(ctx, "settled", None)
+    if hook is not None:
+        hook(group)
 
 
 def article_key(item: RecordItem) -> str:

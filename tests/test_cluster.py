@@ -41,10 +41,10 @@ def slow_site(n: int, delay: float) -> tuple[SiteServer, list[str]]:
 
 
 def sources_file(tmp: Path, server: SiteServer, redis_url: str, postgres_url: str,
-                 lease_timeout: float) -> Path:
+                 lease_timeout: float, **source: object) -> Path:
     path = write_sources(tmp / "sources.toml", [{
         "name": "slow", "feeds": [server.origin + "/feed.rss"],
-        "download_delay": 0.0, "concurrent_requests": 4,
+        "download_delay": 0.0, "concurrent_requests": 4, **source,
     }])
     path.write_text(path.read_text() + f'\n[cluster]\nredis = "{redis_url}"\n'
                     f'database = "{postgres_url}"\nlease_timeout = {lease_timeout}\n')
@@ -248,4 +248,26 @@ def test_a_killed_seeder_s_run_is_finished_by_the_next_seeder(tmp_path, redis_ur
     assert len(summaries) == 2
     first = json.loads(summaries[0].read_text())
     assert first["records"] == n  # the orphan's file holds all it got
+    assert sorted(r["url"] for r in _all_runs(out)) == sorted(urls)
+
+
+def test_schedule_seeds_the_cluster(tmp_path, redis_url, postgres_url):
+    """`kirinuki schedule` in cluster mode: its due runs seed the cluster (here with a worker
+    started beside the seeder), and what is due is read from the shared database."""
+    n = 6
+    server, urls = slow_site(n, delay=0.05)
+    try:
+        sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=15,
+                               schedule="1h")
+        out = tmp_path / "out"
+        sched = kirinuki("schedule", "--sources", str(sources), "-o", str(out), "--max-runs", "1",
+                         "--crawl-arg=--local-workers", "--crawl-arg=1",
+                         "--crawl-arg=--workers", "--crawl-arg=0", log=tmp_path / "sched.log")
+        sched.communicate(timeout=120)
+        assert sched.returncode == 0, (tmp_path / "sched.log").read_text()[-2000:]
+    finally:
+        server.shutdown()
+    log = (tmp_path / "sched.log").read_text()
+    assert f"state {postgres_url}" in log  # the history is the cluster's, not a SQLite file
+    assert not (out / "state.sqlite").exists()
     assert sorted(r["url"] for r in _all_runs(out)) == sorted(urls)

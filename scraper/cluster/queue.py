@@ -47,14 +47,6 @@ redis.call('SADD', KEYS[4], ARGV[1])
 return r[1]
 """
 
-_REQUEUE = """
-local score = redis.call('HGET', KEYS[2], ARGV[1])
-if not score then return 0 end
-redis.call('ZADD', KEYS[1], score, ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return 1
-"""
-
 _RECLAIM = """
 if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local kv = redis.call('HGETALL', KEYS[2])
@@ -185,13 +177,6 @@ class Leases:
             self.server.hdel(keys.inflight(self.run_id, self.worker_id), lease)
         except UNAVAILABLE:
             self._unreleased.append(lease)
-
-    def requeue(self, lease: bytes) -> None:
-        """Give a leased request back to the queue (this worker could not settle it)."""
-        script = self.server.register_script(_REQUEUE)
-        call(lambda: script(keys=[keys.requests(self.run_id),
-                                  keys.inflight(self.run_id, self.worker_id)], args=[lease]),
-             self.outage)
 
     def stop(self) -> None:
         """A clean exit: our `alive` key goes at once (what we still hold is re-queued now)."""

@@ -6,6 +6,9 @@ that continues leased work -- a retry, a redirect, the next page of a multi-page
 carries its lease in `meta` and stays in this worker: it holds in-memory state (the pages so far)
 and is covered by its lease, so if this worker dies the leased request is re-queued and the work
 starts over elsewhere.
+
+scrapy-redis 0.9.1 works on Scrapy 2.15-2.19, but its `open` calls `Spider.log()` and it passes
+`spider=` to the stats: both deprecated since Scrapy 2.13; this subclass calls neither.
 """
 
 from __future__ import annotations
@@ -25,16 +28,23 @@ class ClusterScheduler(Scheduler):
     def __len__(self) -> int:
         return len(self.local) + super().__len__()
 
-    def open(self, spider: Any) -> Any:
-        out = super().open(spider)
+    def open(self, spider: Any) -> None:
+        """scrapy-redis's `open` without its `spider.log()` (deprecated since Scrapy 2.13)."""
+        from scrapy.utils.misc import load_object
+
+        self.spider = spider
+        self.queue = load_object(self.queue_cls)(
+            server=self.server, spider=spider, key=self.queue_key % {"spider": spider.name},
+            serializer=self.serializer)
+        if not self.df:
+            self.df = load_object(self.dupefilter_cls).from_spider(spider)
         spider.scheduler = self  # the spider's clock pops from our queue (ClusterSpider._tick)
-        return out
 
     def enqueue_request(self, request: Any) -> bool:
         if request.meta.get("kirinuki_lease") is not None:
             self.local.append(request)
             if self.stats:
-                self.stats.inc_value("scheduler/enqueued/local", spider=self.spider)
+                self.stats.inc_value("scheduler/enqueued/local")
             return True
         # scrapy-redis's enqueue, with Redis outages waited out (a lost push is a lost page):
         # the filter first (retried alone: a retried SADD would call the request a duplicate),
@@ -43,7 +53,7 @@ class ClusterScheduler(Scheduler):
             self.df.log(request, self.spider)
             return False
         if self.stats:
-            self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
+            self.stats.inc_value("scheduler/enqueued/redis")
         self.queue.push(request)
         return True
 
@@ -52,7 +62,10 @@ class ClusterScheduler(Scheduler):
             return self.local.popleft()
         if getattr(self.spider, "paused", False):
             return None  # stopping: take no new work (SIGTERM)
-        return super().next_request()
+        request = self.queue.pop()
+        if request is not None and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
 
     def has_pending_requests(self) -> bool:
         # Only our own: the shared queue is other workers' work too, and the spider decides

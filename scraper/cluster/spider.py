@@ -61,6 +61,7 @@ class ClusterSpider(SourcesSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
 
     # -- the worker's clock: heartbeat, dead workers' leases, new work -------------------------
@@ -228,13 +229,16 @@ class ClusterSpider(SourcesSpider):
         self._release(getattr(group, "lease", None))
 
     def _item_error(self, item: Any, response: Any, spider: Any, failure: Failure) -> None:
-        """A record the pipelines could not settle (a bug, the state unreachable): give its
-        request back to the queue rather than hold the lease for ever or lose the article."""
+        """A record the pipelines could not settle (a bug, the state unreachable): its lease
+        goes, so that the run can drain; the article is still pending in the state, and the
+        seeder queues pending articles again once the queue is empty (a few rounds at most,
+        so a page that always fails cannot hold the run for ever)."""
         group = getattr(item, "group", None)
-        lease = getattr(group, "lease", None)
-        if lease is not None and self.leases is not None:
-            group.lease = None
-            self.leases.requeue(lease)
+        self._release(getattr(group, "lease", None))
+
+    def _spider_error(self, failure: Failure, response: Any, spider: Any) -> None:
+        """A callback raised: as for `_item_error`, the lease goes and the state keeps the URL."""
+        self._release(response.meta.get("kirinuki_lease"))
 
 
 class ClusterStats(MemoryStatsCollector):

@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-file", default=None, metavar="FILE",
                         help="log to FILE (rotated at 10 MB, 5 kept) instead of stderr")
     parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    # Accepted so that one command line serves `crawl` and `worker` (deploy units, scripts):
+    # a worker writes no files (the seeder exports the run) and shows no progress line.
+    parser.add_argument("-o", "--out", default=None, metavar="DIR",
+                        help="not used by a worker: the run's files are written by the seeder")
+    parser.add_argument("--no-progress", action="store_true", help="accepted; workers never "
+                        "show a progress line")
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
