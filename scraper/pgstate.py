@@ -41,7 +41,6 @@ SCHEMA_LOCK = 0x6B6972696E756B69  # advisory lock id held while creating the sch
 PG_EXTRA = """
 CREATE UNIQUE INDEX IF NOT EXISTS records_key_version ON records (key, version);
 CREATE INDEX IF NOT EXISTS urls_frontier ON urls (source, kind, status, rowid);
-ALTER TABLE runs ADD COLUMN IF NOT EXISTS checked_bytes BIGINT;
 """
 
 
