@@ -36,6 +36,11 @@ def scheduled(run_id: str) -> str:
     return f"{run(run_id)}:scheduled"
 
 
+def order(run_id: str) -> str:
+    """Hash: source -> requests pushed so far (round-robin order over sources in the queue)."""
+    return f"{run(run_id)}:order"
+
+
 def workers(run_id: str) -> str:
     """Set: ids of the workers that took requests of this run."""
     return f"{run(run_id)}:workers"

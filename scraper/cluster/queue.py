@@ -47,6 +47,16 @@ redis.call('SADD', KEYS[4], ARGV[1])
 return r[1]
 """
 
+# Within one priority, requests are taken round-robin over sources: the n-th request of each
+# source gets n / 1e7 added to its score (capped well below the gap between priorities), so
+# that a worker's few concurrent requests go to different sites instead of waiting in a row
+# for one site's politeness delay (a sorted set orders equal scores by their bytes: by URL).
+_PUSH = """
+local n = redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + math.min(n, 90000000) / 1e7, ARGV[2])
+return n
+"""
+
 _RECLAIM = """
 if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local kv = redis.call('HGETALL', KEYS[2])
@@ -121,9 +131,13 @@ class LeasedPriorityQueue(PriorityQueue):
         super().__init__(server, spider, key, serializer)
         self.outage = Outage()
         self._pop = server.register_script(_POP)
+        self._push = server.register_script(_PUSH)
 
     def push(self, request: Any) -> None:
-        call(lambda: PriorityQueue.push(self, request), self.outage)
+        data = self._encode_request(request)
+        source = request.meta.get("kirinuki_source") or ""
+        call(lambda: self._push(keys=[self.key, keys.order(self.spider.run_id)],
+                                args=[-request.priority, data, source]), self.outage)
 
     def __len__(self) -> int:
         return call(lambda: PriorityQueue.__len__(self), self.outage)
@@ -138,7 +152,7 @@ class LeasedPriorityQueue(PriorityQueue):
         if not data:
             return None
         request = self._decode_request(data)
-        request.meta["kirinuki_lease"] = data
+        request.meta["kirinuki_queue_lease"] = data
         return request
 
 

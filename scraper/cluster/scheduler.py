@@ -41,7 +41,7 @@ class ClusterScheduler(Scheduler):
         spider.scheduler = self  # the spider's clock pops from our queue (ClusterSpider._tick)
 
     def enqueue_request(self, request: Any) -> bool:
-        if request.meta.get("kirinuki_lease") is not None:
+        if request.meta.get("kirinuki_queue_lease") is not None:
             self.local.append(request)
             if self.stats:
                 self.stats.inc_value("scheduler/enqueued/local")

@@ -186,25 +186,25 @@ class ClusterSpider(SourcesSpider):
 
     def _settle(self, response: Response, requests: Iterable[Request]) -> list[Request]:
         self._push([*requests, *self._top_up()])
-        self._release(response.meta.get("kirinuki_lease"))
+        self._release(response.meta.get("kirinuki_queue_lease"))
         return []
 
     def on_error(self, failure: Failure) -> list[Request]:
         request = failure.request  # type: ignore[attr-defined]
         self._push([*super().on_error(failure), *self._top_up()])
-        self._release(request.meta.get("kirinuki_lease"))
+        self._release(request.meta.get("kirinuki_queue_lease"))
         return []
 
     # -- articles: the lease goes with the records, or with the next page ---------------------
 
     async def parse_article(self, response: Response, chain: Any = None
                             ) -> AsyncIterator[Request | RecordItem]:
-        lease = response.meta.get("kirinuki_lease")
+        lease = response.meta.get("kirinuki_queue_lease")
         async for out in self._leased(lease, super().parse_article(response, chain)):
             yield out
 
     async def on_page_error(self, failure: Failure) -> AsyncIterator[Request | RecordItem]:
-        lease = failure.request.meta.get("kirinuki_lease")  # type: ignore[attr-defined]
+        lease = failure.request.meta.get("kirinuki_queue_lease")  # type: ignore[attr-defined]
         async for out in self._leased(lease, super().on_page_error(failure)):
             yield out
 
@@ -218,7 +218,7 @@ class ClusterSpider(SourcesSpider):
                 out.group.lease = lease
                 handed = True
             elif isinstance(out, Request) and out.meta.get("kirinuki_kind") == "page":
-                out.meta["kirinuki_lease"] = lease
+                out.meta["kirinuki_queue_lease"] = lease
                 handed = True
             yield out
         if not handed:
@@ -238,7 +238,7 @@ class ClusterSpider(SourcesSpider):
 
     def _spider_error(self, failure: Failure, response: Any, spider: Any) -> None:
         """A callback raised: as for `_item_error`, the lease goes and the state keeps the URL."""
-        self._release(response.meta.get("kirinuki_lease"))
+        self._release(response.meta.get("kirinuki_queue_lease"))
 
 
 class ClusterStats(MemoryStatsCollector):

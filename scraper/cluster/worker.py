@@ -220,6 +220,7 @@ class Worker:
 
     async def _crawl(self, run_id: str) -> None:
         from kirinuki.scraper.cluster.spider import ClusterSpider
+        from kirinuki.scraper.cluster_politeness import cluster_politeness_settings
         from kirinuki.scraper.context import CrawlContext
         from kirinuki.scraper.settings import build_settings
         from kirinuki.scraper.state import open_store
@@ -238,8 +239,10 @@ class Worker:
             out = Path(meta.get(b"out", b"out").decode())
             ctx = CrawlContext(config, store, NullWriter(out / f"{run_id}.jsonl"), run_id)
             settings = build_settings(config, log_level=self.log_level, workers=self.cleaners)
+            # each site's delay and concurrency for the cluster as a whole, robots.txt once
+            settings = cluster_politeness_settings(settings, redis_url=self.cluster.redis,
+                                                   run_id=run_id)
             settings.update(cluster_settings(self.cluster, run_id))
-            with_cluster_middlewares(settings, CLUSTER_DOWNLOADER_MIDDLEWARES)
             settings["LOG_INSTALL_ROOT_HANDLER"] = False
             runner = AsyncCrawlerRunner(Settings(settings))
             logger.info("worker %s: crawling run %s", self.worker_id, run_id)
@@ -267,10 +270,8 @@ class Worker:
 
 
 def cluster_settings(cluster: ClusterSettings, run_id: str) -> dict[str, Any]:
-    """The Scrapy settings a cluster worker adds to `build_settings()` for one run.
-
-    The hook for cluster-wide downloader middlewares (politeness across workers) is
-    `CLUSTER_DOWNLOADER_MIDDLEWARES` below: they are merged into DOWNLOADER_MIDDLEWARES."""
+    """The Scrapy settings a cluster worker adds to `build_settings()` (and to the cluster
+    politeness settings, `cluster_politeness.cluster_politeness_settings`) for one run."""
     return {
         "SCHEDULER": "kirinuki.scraper.cluster.scheduler.ClusterScheduler",
         "SCHEDULER_QUEUE_CLASS": "kirinuki.scraper.cluster.queue.LeasedPriorityQueue",
@@ -285,17 +286,6 @@ def cluster_settings(cluster: ClusterSettings, run_id: str) -> dict[str, Any]:
         "KIRINUKI_CLUSTER_REDIS": cluster.redis,
         "KIRINUKI_CLUSTER_RUN": run_id,
     }
-
-
-def with_cluster_middlewares(settings: dict[str, Any], extra: dict[str, int]) -> None:
-    """Merge cluster-only downloader middlewares (e.g. Redis-backed politeness) in place."""
-    mws = dict(settings.get("DOWNLOADER_MIDDLEWARES") or {})
-    mws.update(extra)
-    settings["DOWNLOADER_MIDDLEWARES"] = mws
-
-
-# Cluster-only downloader middlewares, merged into every worker's settings (politeness hook).
-CLUSTER_DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
 
 
 class NullWriter:
