@@ -57,6 +57,23 @@ redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + math.min(n, 90000000) / 1e7, ARG
 return n
 """
 
+# After a pop whose reply was lost (the connection dropped after the script ran), the worker's
+# in-flight hash may hold a request it never received: put back every lease it does not hold.
+_RESYNC = """
+local kv = redis.call('HGETALL', KEYS[2])
+local held = {}
+for i = 1, #ARGV do held[ARGV[i]] = true end
+local n = 0
+for i = 1, #kv, 2 do
+  if not held[kv[i]] then
+    redis.call('ZADD', KEYS[1], kv[i + 1], kv[i])
+    redis.call('HDEL', KEYS[2], kv[i])
+    n = n + 1
+  end
+end
+return n
+"""
+
 _RECLAIM = """
 if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local kv = redis.call('HGETALL', KEYS[2])
@@ -86,8 +103,10 @@ class Outage:
         self.what = what
         self.since: float | None = None
         self.last_log = 0.0
+        self.failures = 0  # callers compare it before and after a call: "was it retried?"
 
     def failed(self, exc: BaseException, wait: float) -> None:
+        self.failures += 1
         now = time.monotonic()
         if self.since is None:
             self.since = now
@@ -145,10 +164,17 @@ class LeasedPriorityQueue(PriorityQueue):
     def pop(self, timeout: int = 0) -> Any:
         worker = self.spider.worker_id
         run_id = self.spider.run_id
+        leases = getattr(self.spider, "leases", None)
+        before = self.outage.failures
         data = call(lambda: self._pop(
             keys=[self.key, keys.inflight(run_id, worker), keys.workers(run_id),
                   keys.seen_workers(run_id)], args=[worker]),
             self.outage)
+        if leases is not None:
+            if data:
+                leases.held.add(data)
+            if self.outage.failures != before:
+                call(leases.resync, self.outage)
         if not data:
             return None
         request = self._decode_request(data)
@@ -166,17 +192,21 @@ class Leases:
         self.worker_id = worker_id
         self.timeout = timeout
         self._unreleased: list[bytes] = []  # releases that met a Redis outage, sent later
+        self.held: set[bytes] = set()  # leases this worker holds (popped, not released)
         self.outage = Outage()
 
     def heartbeat(self) -> bool:
-        """Refresh our `alive` key and send releases left over from an outage; False while
-        Redis is away (the caller just tries again on its next tick)."""
+        """Refresh our `alive` key, send releases left over from an outage and give back any
+        lease we do not hold (`resync`); False while Redis is away (the caller just tries
+        again on its next tick)."""
         try:
             self.server.set(keys.alive(self.worker_id), str(time.time()),
                             px=int(self.timeout * 1000))
             if self._unreleased:
                 self.server.hdel(keys.inflight(self.run_id, self.worker_id), *self._unreleased)
+                self.held.difference_update(self._unreleased)
                 self._unreleased.clear()
+            self.resync()
         except UNAVAILABLE as exc:
             self.outage.failed(exc, self.timeout / 4)
             return False
@@ -191,6 +221,16 @@ class Leases:
             self.server.hdel(keys.inflight(self.run_id, self.worker_id), lease)
         except UNAVAILABLE:
             self._unreleased.append(lease)
+            return
+        self.held.discard(lease)
+
+    def resync(self) -> None:
+        """Give back leases recorded for us that we never received (a pop's lost reply)."""
+        script = self.server.register_script(_RESYNC)
+        n = script(keys=[keys.requests(self.run_id), keys.inflight(self.run_id, self.worker_id)],
+                   args=list(self.held))
+        if n:
+            logger.warning("%d request(s) popped while the connection dropped: re-queued", n)
 
     def stop(self) -> None:
         """A clean exit: our `alive` key goes at once (what we still hold is re-queued now)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from kirinuki.scraper.cluster.queue import call
+from kirinuki.scraper.cluster.queue import Outage, call
 from scrapy_redis.scheduler import Scheduler
 
 
@@ -24,6 +24,7 @@ class ClusterScheduler(Scheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.local: deque[Any] = deque()
+        self.outage = Outage()
 
     def __len__(self) -> int:
         return len(self.local) + super().__len__()
@@ -49,9 +50,14 @@ class ClusterScheduler(Scheduler):
         # scrapy-redis's enqueue, with Redis outages waited out (a lost push is a lost page):
         # the filter first (retried alone: a retried SADD would call the request a duplicate),
         # then the push (the queue retries it).
-        if not request.dont_filter and call(lambda: self.df.request_seen(request)):
-            self.df.log(request, self.spider)
-            return False
+        if not request.dont_filter:
+            before = self.outage.failures
+            seen = call(lambda: self.df.request_seen(request), self.outage)
+            # A retried SADD whose first reply was lost says "seen" about our own add: when in
+            # doubt, push (a page fetched twice is counted unchanged; a dropped one is lost).
+            if seen and self.outage.failures == before:
+                self.df.log(request, self.spider)
+                return False
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
         self.queue.push(request)
