@@ -86,8 +86,9 @@ def test_cluster_units_seed_on_one_machine_and_run_workers_on_all():
     assert timer.has_option("Timer", "OnUnitActiveSec")
     assert timer.get("Install", "WantedBy") == "timers.target"
     worker = _unit(CLUSTER / "kirinuki-worker@.service")
-    words = _args(worker.get("Service", "ExecStart"))
-    assert words[0] == "worker" and "/etc/kirinuki/sources.toml" in words
+    args = parser.parse_args(_args(worker.get("Service", "ExecStart")))  # every flag exists
+    assert args.command == "worker" and args.sources == "/etc/kirinuki/sources.toml"
+    assert not args.until_idle  # waits for the next run for ever
     assert "%i" in worker.get("Service", "ExecStart")  # one log file per instance
     assert worker.get("Service", "Restart") == "always"  # waits for the next run after a drain
     assert worker.get("Service", "KillMode") == "mixed"
@@ -109,3 +110,13 @@ def test_crontab_line():
     kirinuki = command[command.index(KIRINUKI):].split(">")[0]
     args = build_parser().parse_args(_args(kirinuki))
     assert args.command == "crawl" and args.due
+
+
+def test_cluster_example_sources_file_is_valid():
+    from kirinuki.scraper.config import load_sources
+
+    config = load_sources(CLUSTER / "sources.toml")
+    assert config.cluster is not None
+    assert config.cluster.redis.startswith("redis://")
+    assert config.cluster.database.startswith("postgresql://")
+    assert len(config.sources) >= 1

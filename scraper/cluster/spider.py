@@ -158,7 +158,10 @@ class ClusterSpider(SourcesSpider):
 
     def _article_request(self, book: SourceBook, st: Any) -> Request:
         # One fetch of an article per run across the cluster: scrapy-redis's filter decides.
-        return super()._article_request(book, st).replace(dont_filter=False)
+        # Below the discovery documents (priority 0): every site's feed or sitemap is fetched
+        # before articles pile up, so the queue interleaves all sites, not the first few found
+        # (with per-site politeness those few would hold every worker; docs/SCALE.md).
+        return super()._article_request(book, st).replace(dont_filter=False, priority=-10)
 
     def _doc_request(self, book: SourceBook, url: str, kind: str, callback: Any) -> Request | None:
         req = super()._doc_request(book, url, kind, callback)
