@@ -365,3 +365,52 @@ def test_gate_retry_after_holds_the_site_for_every_worker(redis_url):
         return waited
 
     assert 0.8 <= asyncio.run(main()) <= 1.5
+
+
+@pytest.mark.cluster
+@pytest.mark.e2e
+def test_kirinuki_workers_share_a_sources_delay_and_one_robots_txt(tmp_path, redis_url,
+                                                                   postgres_url):
+    """The real thing: a seeder and three `kirinuki worker` processes on one source with
+    `download_delay = 0.4`, `concurrent_requests = 1`: the site sees one request at a time,
+    0.4 s apart, from the three together, and robots.txt once."""
+    from tests.crawl_server import write_sources
+
+    # the cluster worker's own test helpers (seeder and `kirinuki worker` processes)
+    cluster = pytest.importorskip("tests.test_cluster", reason="needs the cluster worker")
+    finished, kirinuki, slow_site = cluster.finished, cluster.kirinuki, cluster.slow_site
+
+    n = 16
+    server, urls = slow_site(n, delay=0.0)
+    procs = []
+    try:
+        # one request in hand per worker: a worker does not take the whole run off the queue
+        sources = write_sources(tmp_path / "sources.toml", [{
+            "name": "slow", "feeds": [server.origin + "/feed.rss"],
+            "download_delay": 0.4, "concurrent_requests": 1}],
+            crawl={"concurrent_requests_total": 1})
+        sources.write_text(sources.read_text() + f'\n[cluster]\nredis = "{redis_url}"\n'
+                           f'database = "{postgres_url}"\nlease_timeout = 15\n')
+        out = tmp_path / "out"
+        seeder = kirinuki("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
+                          "--log-level", "INFO", log=tmp_path / "seeder.log")
+        procs.append(seeder)
+        for i in range(3):
+            procs.append(kirinuki("worker", "--until-idle", "--sources", str(sources),
+                                  "--workers", "0", "--log-level", "INFO",
+                                  log=tmp_path / f"w{i}.log"))
+        summary, records = finished(seeder, out)
+        for w in procs[1:]:
+            assert w.wait(60) == 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        server.shutdown()
+    assert sorted(r["url"] for r in records) == sorted(urls)
+    assert summary["cluster"]["workers"] == 3  # the run really was shared
+    assert len(server.requests_for("/robots.txt")) == 1
+    starts = sorted(h.at for h in list(server.hits))
+    assert len(starts) == n + 2  # robots.txt, the feed and each article, once
+    assert min(_gaps(starts)) >= 0.4 - TOL, _gaps(starts)
