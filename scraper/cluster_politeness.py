@@ -14,6 +14,11 @@ for every request instead:
   request still waits a whole delay after it (a start time reserved ahead would not move, and
   the site would see the two closer than the delay). A Retry-After moves `next` for every
   worker.
+- The response moves `next` too, to at least its own arrival + the delay (`RELEASE_LUA`):
+  a grant is not a send (a worker's reactor can be busy between the two), and the site must see
+  the delay between what actually reaches it. With one request at a time per site this makes
+  the gap the site sees at least the delay whatever the workers' lag (cluster_bench's 8-worker
+  row saw 0.150 s under a 0.25 s delay before); it costs a response time per request per site.
 - `leases`: a sorted set, lease id -> expiry, at most `concurrency` of them. A lease goes back
   on the response or the exception; one a SIGKILLed worker never gave back expires after its
   TTL (the download timeout plus slack: no download outlives that).
@@ -96,6 +101,23 @@ end
 return later - now
 """
 
+
+# KEYS[1] next start time, KEYS[2] leases; ARGV[1] the lease id, ARGV[2] the delay ms.
+# The lease goes back and the next start moves to at least now + the delay, in one step: the
+# response is in, so the request reached the site before now, and the next one reaches it a
+# whole delay later however late this worker sent (a busy reactor between grant and send).
+RELEASE_LUA = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+local delay = tonumber(ARGV[2])
+if delay <= 0 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nxt = tonumber(redis.call('GET', KEYS[1]))
+if not nxt or nxt < now + delay then
+  redis.call('SET', KEYS[1], now + delay, 'PX', delay + 1000)
+end
+return 1
+"""
 
 # KEYS[1] stored robots.txt, KEYS[2] its download lock; ARGV[1] this worker, ARGV[2] lock TTL ms
 # -> {1, stored} | {2, ''}: this worker downloads it | {0, ''}: another one is downloading it.
@@ -243,6 +265,7 @@ class PolitenessGate:
         self.lease_ttl = settings.getfloat("KIRINUKI_LEASE_TTL", 0.0) or timeout + LEASE_SLACK
         self.acquire_script = self.redis.script(ACQUIRE_LUA)
         self.push_script = self.redis.script(PUSH_LUA)
+        self.release_script = self.redis.script(RELEASE_LUA)
         self.worker = worker_id()
         self.counter = itertools.count()
         # One Redis poller per site per worker; the others queue behind it locally. A lease
@@ -299,7 +322,7 @@ class PolitenessGate:
                     await asyncio.wait_for(freed.wait(), POLL * random.uniform(0.5, 1.5))
                 except TimeoutError:
                     pass
-        request.meta["kirinuki_lease"] = (site, lease)
+        request.meta["kirinuki_lease"] = (site, lease, args[0])
         if delayed:
             self.crawler.stats.inc_value("kirinuki/cluster/delayed")
         return None
@@ -325,12 +348,12 @@ class PolitenessGate:
         held = request.meta.pop("kirinuki_lease", None)
         if held is None:
             return None
-        site, lease = held
+        site, lease, delay_ms = held
         keys = self._keys(site)
 
         async def release() -> None:
             await self.redis.call("giving a lease back",
-                                  lambda: self.redis.client.zrem(keys[1], lease))
+                                  lambda: self.release_script(keys=keys, args=[lease, delay_ms]))
             self.freed.setdefault(site, asyncio.Event()).set()
 
         self._spawn(release())

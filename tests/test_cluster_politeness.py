@@ -20,6 +20,7 @@ from kirinuki.scraper.cluster_politeness import (
     ACQUIRE_LUA,
     GATE_PATH,
     PUSH_LUA,
+    RELEASE_LUA,
     cluster_politeness_settings,
 )
 
@@ -205,6 +206,24 @@ def test_lease_scripts_space_starts_cap_concurrency_and_expire(redis_url):
 
 @pytest.mark.cluster
 @pytest.mark.e2e
+def test_a_lease_given_back_late_holds_the_next_start_a_whole_delay(redis_url):
+    """A worker that sends late (busy reactor between grant and send) must not bring the next
+    request closer than the delay: the release moves the next start to now + the delay."""
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    acquire, release = r.register_script(ACQUIRE_LUA), r.register_script(RELEASE_LUA)
+    keys = ["t:next", "t:leases"]
+    assert acquire(keys=keys, args=[300, 1, 5000, "a"]) == [0, 0]
+    time.sleep(0.4)  # the delay is over while "a" is still in flight (sent late, slow answer)
+    assert acquire(keys=keys, args=[300, 1, 5000, "b"])[0] == -1  # one at a time
+    release(keys=keys, args=["a", 300])
+    wait, flag = acquire(keys=keys, args=[300, 1, 5000, "b"])
+    assert flag == 1 and 250 <= wait <= 300  # a whole delay after the answer, not at once
+    release(keys=keys, args=["x", 0])  # no delay: only the lease goes (none here), next unmoved
+    assert 0 < acquire(keys=keys, args=[300, 1, 5000, "b"])[0] <= 300
+
+
 def test_four_workers_keep_each_sites_delay_concurrency_and_one_robots_txt(tmp_path, redis_url):
     paced = TimedSite(robots=b"User-agent: *\nDisallow: /private/\n", pages=12)
     slow = TimedSite(service=0.4, pages=12)
