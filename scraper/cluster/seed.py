@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kirinuki.scraper.cluster import keys
+from kirinuki.scraper.cluster.worker import NullWriter
 from kirinuki.scraper.config import ClusterSettings, SourcesConfig
 
 logger = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ class Seeder:
             output = self.out / f"{run_id}.jsonl"
             store.start_run(run_id, output)
             rechecked = _recheck(self.config, store)
-            ctx = CrawlContext(self.config, store, _Counter(output), run_id)
+            ctx = CrawlContext(self.config, store, NullWriter(output), run_id)
             self._register(run_id)
             pushed = self._seed(ctx)
             self.r.hset(keys.run(run_id), "phase", "running")
@@ -225,7 +226,7 @@ class Seeder:
             out = Path(meta.get(b"out", b"out").decode())
             print(f"kirinuki crawl: finishing run {run_id}, left by a seeder that stopped",
                   file=sys.stderr)
-            ctx = CrawlContext(run_config(meta), store, _Counter(out / f"{run_id}.jsonl"),
+            ctx = CrawlContext(run_config(meta), store, NullWriter(out / f"{run_id}.jsonl"),
                                run_id)
             if meta.get(b"phase") == b"seeding":
                 self._seed(ctx)  # the filter skips what was pushed before
@@ -426,20 +427,6 @@ class Seeder:
                     child.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     child.kill()
-
-
-class _Counter:
-    """The run's JSONL as the summary sees it (written by `export_records`)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.count = 0
-
-    def write(self, line: str) -> None:
-        self.count += 1
-
-    def close(self) -> None:
-        pass
 
 
 def export_records(store: Any, run_id: str, output: Path) -> int:

@@ -289,7 +289,8 @@ def cluster_settings(cluster: ClusterSettings, run_id: str) -> dict[str, Any]:
 
 
 class NullWriter:
-    """A worker writes no JSONL: the run's file is exported from the database at the end."""
+    """No JSONL from a worker or the seeder's context: the run's file is exported from the
+    database at the end (`seed.export_records`); only the count is kept, for the summary."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
