@@ -222,28 +222,24 @@ def _temp_root(prefix: str) -> Path:
 
 
 @contextlib.contextmanager
-def start_redis(root: Path | None = None) -> Iterator[RedisServer]:
+def _running(kind: type[Server], prefix: str, root: Path | None) -> Iterator[Server]:
+    """A started server of `kind`, stopped (and its own temp dir removed) at the end."""
+    own = root is None
+    root = root or _temp_root(prefix)
+    server = kind(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        if own:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def start_redis(root: Path | None = None) -> contextlib.AbstractContextManager[RedisServer]:
     """A running redis-server, stopped (and its temp dir removed) at the end."""
-    own = root is None
-    root = root or _temp_root("kirinuki-redis-")
-    server = RedisServer(root)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        if own:
-            shutil.rmtree(root, ignore_errors=True)
+    return _running(RedisServer, "kirinuki-redis-", root)
 
 
-@contextlib.contextmanager
-def start_postgres(root: Path | None = None) -> Iterator[PostgresServer]:
+def start_postgres(root: Path | None = None) -> contextlib.AbstractContextManager[PostgresServer]:
     """A running PostgreSQL, stopped (and its temp dir removed) at the end."""
-    own = root is None
-    root = root or _temp_root("kirinuki-pg-")
-    server = PostgresServer(root)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        if own:
-            shutil.rmtree(root, ignore_errors=True)
+    return _running(PostgresServer, "kirinuki-pg-", root)

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -284,19 +285,10 @@ class Seeder:
                 push(spider._listing_request(book, url, seed=True))
         # Articles a killed run left pending, and the re-checks: from the frontier, oldest first.
         for book in spider.books.values():
-            cursor = 0
-            while True:
-                rows = ctx.store.next_articles(book.source.name, cursor, 500, max_attempts)
-                if not rows:
+            for st in _frontier(ctx.store, book.source.name, max_attempts):
+                if not spider.may_schedule(book):
                     break
-                for rowid, st in rows:
-                    cursor = rowid
-                    if not spider.may_schedule(book):
-                        rows = []
-                        break
-                    push(spider._article_request(book, st))
-                if not rows:
-                    break
+                push(spider._article_request(book, st))
         return n
 
     def _backstop(self, ctx: Any) -> int:
@@ -313,19 +305,14 @@ class Seeder:
         for book in spider.books.values():
             cap = book.source.max_articles
             done = int(self.r.hget(keys.scheduled(ctx.run_id), book.source.name) or 0)
-            cursor = 0
-            while True:
-                rows = ctx.store.next_articles(book.source.name, cursor, 500, max_attempts)
-                if not rows:
+            for st in _frontier(ctx.store, book.source.name, max_attempts):
+                if cap is not None and done >= cap:
                     break
-                for rowid, st in rows:
-                    cursor = rowid
-                    if st.status != "pending":
-                        continue
-                    if cap is not None and done >= cap:
-                        break
-                    queue.push(spider._article_request(book, st))
-                    n += 1
+                if st.status != "pending":
+                    continue
+                queue.push(spider._article_request(book, st))
+                n += 1
+                done += 1
         return n
 
     def _wait_drained(self, ctx: Any) -> str:
@@ -427,6 +414,15 @@ class Seeder:
                     child.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+
+def _frontier(store: Any, source: str, max_attempts: int) -> Iterator[Any]:
+    """A source's frontier rows (`UrlState`), oldest first, read 500 at a time."""
+    cursor = 0
+    while rows := store.next_articles(source, cursor, 500, max_attempts):
+        for rowid, st in rows:
+            cursor = rowid
+            yield st
 
 
 def export_records(store: Any, run_id: str, output: Path) -> int:
