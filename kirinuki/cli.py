@@ -133,6 +133,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         try:
             mod = __import__(module, fromlist=["add_arguments", "run"])
         except ImportError as exc:
+            if name == only:
+                # Its options are unknown without the module: say why now, not "unrecognized
+                # arguments" (a venv installed before a new dependency, e.g. google-re2).
+                raise SystemExit(_missing(name, exc)) from None
             p.set_defaults(func=lambda _a, exc=exc, n=name: _missing(n, exc))
             continue
         mod.add_arguments(p)
