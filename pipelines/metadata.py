@@ -39,7 +39,7 @@ _TAG_SEPARATOR_RE = re.compile(r"[,、]")
 _DATELINE_RE = re.compile(r"^【([^】=]{1,40})=([^】]{1,40})】")
 _TRAILING_BYLINE_RE = re.compile(r"^\((?:[^()=]{0,20}=)?(?:編集委員|論説委員|特別編集委員|記者)?\s*([^()=、,]{2,20})\)$")
 _AUTHOR_PREFIX = re.compile(
-    r"^(?:by|von|par|por|door|av|text|autor|autorin|author|文|写真|取材・文|文・写真|筆者|著者|記者)(?:\s*[:/:]\s*|\s+)",
+    r"^(?:(?:written|words|story|reporting)\s+by|by|von|par|por|door|av|text|autor|autorin|author|文|写真|取材・文|文・写真|筆者|著者|記者)(?:\s*[:/:]\s*|\s+)",
     re.I)
 # A printed byline run together with a label before it ("Capital Von Jemima Kelly").
 _INNER_BY_RE = re.compile(r"^.{1,30}?\s(?:By|Von|Par|Por|Door|Av)\s+(?=\S)")
@@ -115,7 +115,11 @@ def _author_names(vals: list[Any]) -> list[str]:
             if "@type" in v and not is_person(v):
                 continue
             name = v.get("name")
-            if isinstance(name, str):
+            if not isinstance(name, str) or not name.strip():
+                # schema.org lets a Person be named by its parts only (derStandard's three authors)
+                parts = [v.get(k) for k in ("givenName", "additionalName", "familyName")]
+                name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+            if name:
                 out.append(name)
     return out
 
@@ -147,6 +151,12 @@ _JOB_RE = re.compile(
     r"redakteur|redakteurin|korrespondent|korrespondentin|chefredakt\w*|rédact\w*|"
     r"corresponsal|redactor|redactora|giornalista|inviat[oa])\b", re.I)
 _CJK_NAME_RE = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{1,4}$")
+# Who else worked on the piece, printed after the writer ("Written by X<br>Edited by Y"): not authors.
+_OTHER_CREDIT_RE = re.compile(
+    r"\s*\b(?:with\s+)?(?:edited|reviewed|fact[- ]checked|translated|illustrated|photographed|produced|"
+    r"additional reporting|redigiert|bearbeitet|übersetzt)\s+(?:by|von)\b.*$", re.I)
+# A CMS identifier in an author field (people.cn's `L_104485`): one word holding a digit or `_`.
+_ID_RE = re.compile(r"^\S*[\d_]\S*$")
 
 
 def _author_part(part: str, cjk_page: bool) -> str | None:
@@ -155,7 +165,7 @@ def _author_part(part: str, cjk_page: bool) -> str | None:
     part = re.sub(r"\s+\d+$", "", part).strip(" 　・:-–—()")
     if not part or len(part) > 60 or _EMAIL_RE.search(part) or _DOMAIN_RE.match(part):
         return None
-    if _CREDIT_RE.search(part) or not re.search(r"[^\W\d_]", part):
+    if _CREDIT_RE.search(part) or not re.search(r"[^\W\d_]", part) or _ID_RE.match(part):
         return None
     if not cjk_page and _CJK_NAME_RE.match(part):  # a lone kanji pair on a Latin page
         return None
@@ -175,7 +185,7 @@ def clean_authors(values: list[Any], cjk_page: bool = True) -> list[str]:
             continue
         if _CREDIT_RE.search(v):
             continue
-        v = _AUTHOR_PREFIX.sub("", _URL_PAREN_RE.sub("", v))
+        v = _AUTHOR_PREFIX.sub("", _OTHER_CREDIT_RE.sub("", _URL_PAREN_RE.sub("", v)))
         for i, raw in enumerate(_AUTHOR_SPLIT_RE.split(v)):
             part = _author_part(raw, cjk_page)
             if part and i and _JOB_RE.search(part):

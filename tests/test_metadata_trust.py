@@ -4,6 +4,8 @@ langdetect cannot name."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kirinuki.pipelines import Page, clean
 from kirinuki.pipelines.language import detect_language
@@ -36,9 +38,21 @@ def test_title_entities_are_unescaped():
     (["山田太郎"], True, ["山田太郎"]),
     (["105092"], True, []),
     (["Capital Von Jemima Kelly"], False, ["Jemima Kelly"]),
+    (["Written by Rob Ewaschuk Edited by Betsy Beyer"], False, ["Rob Ewaschuk"]),
+    (["L_104485"], True, []),
+    (["user_42"], False, []),
+    (["Jane Roe, with additional reporting by John Doe"], False, ["Jane Roe"]),
 ])
 def test_authors_are_names(values, cjk, expected):
     assert clean_authors(values, cjk) == expected
+
+
+def test_persons_named_by_their_parts():
+    people = [{"@type": "Person", "givenName": "Anna Giulia", "familyName": "Fink"},
+              {"@type": "Person", "givenName": "Jan Michael", "familyName": "Marchart"}]
+    r = record('<script type="application/ld+json">' + json.dumps(
+        {"@type": "NewsArticle", "headline": "Budget approved", "author": people}) + "</script>")
+    assert r["authors"] == ["Anna Giulia Fink", "Jan Michael Marchart"]
 
 
 def test_byline_in_page_when_metadata_names_only_the_outlet():
