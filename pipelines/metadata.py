@@ -284,6 +284,25 @@ def strip_site_suffix(title: str | None, site_name: str | None) -> str | None:
     return title
 
 
+_TITLE_SEGMENT_RE = re.compile(r"\s+[|\-–—·•]\s+|\s*[|｜]\s*|\s+::\s+")
+
+
+def printed_headline_segment(title: str | None, root: etree._Element) -> str | None:
+    """The segment of a decorated title ("DW | 28.04.2023 | Headline", "Headline | Outlet
+    Zeitung") that the page prints as its <h1>: the rest is the site's decoration, whatever
+    the site calls itself (issue 10)."""
+    if not title or not _TITLE_SEGMENT_RE.search(title):
+        return title
+    segments = {normalize_text(s) for s in _TITLE_SEGMENT_RE.split(title)}
+    for n, h1 in enumerate(root.iter("h1")):
+        if n == 3:
+            break
+        text = normalize_text(h1.text_content())
+        if text != title and len(text) >= 8 and text in segments:
+            return text
+    return title
+
+
 def dateline_author(first_text: str) -> str | None:
     m = _DATELINE_RE.match(first_text)
     if m:
@@ -394,7 +413,7 @@ def extract_metadata(doc: Doc) -> dict[str, Any]:
     if not site_name:
         site_name = normalize_field(next(iter(read_field(doc, None, "site_name")), None))
     title = unescape_field(normalize_field(next((v for v in read_field(doc, profile, "title") if isinstance(v, str)), None)))
-    title = strip_site_suffix(title, site_name)
+    title = printed_headline_segment(strip_site_suffix(title, site_name), doc.root)
     subtitle = normalize_field(next((v for v in read_field(doc, profile, "subtitle") if isinstance(v, str)), None))
     canonical = next((v for v in read_field(doc, profile, "canonical") if isinstance(v, str)), None)
     canonical = http_url(base_url, canonical)

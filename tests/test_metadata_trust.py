@@ -55,6 +55,16 @@ def test_persons_named_by_their_parts():
     assert r["authors"] == ["Anna Giulia Fink", "Jan Michael Marchart"]
 
 
+@pytest.mark.parametrize(("og_title", "expected"), [
+    ("Budget approved | DW | 28.04.2023", "Budget approved"),
+    ("Budget approved - Die Neue Tageszeitung", "Budget approved"),
+    ("Budget approved: what it means", "Budget approved: what it means"),  # no separator: kept
+    ("Council news | Budget talks", "Council news | Budget talks"),  # no segment is the <h1>
+])
+def test_decorated_title_cut_to_the_printed_headline(og_title, expected):
+    assert record(f'<meta property="og:title" content="{og_title}">')["title"] == expected
+
+
 def test_byline_in_page_when_metadata_names_only_the_outlet():
     r = record('<meta property="og:site_name" content="Example News"><meta name="author" content="Example News">',
                before='<p class="byline">By <a rel="author" href="/au/jane">Jane Roe</a></p>')
