@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kirinuki.pipelines import refine
+from kirinuki.pipelines import refine, trafilatura_fast
 from kirinuki.pipelines.blocks import Block, BlockBuffer, element_blocks, enclosing_block, text_of
 from kirinuki.pipelines.noise import drop_element
 from kirinuki.pipelines.normalize import normalize_text
@@ -98,22 +98,29 @@ def body_blocks(body: etree._Element) -> list[Block]:
 
 
 def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[Block] | None:
-    """Trafilatura's body as our blocks; None when it found nothing or crashed."""
+    """Trafilatura's body as our blocks; None when it found nothing or crashed.
+
+    Fast mode goes through `trafilatura_fast.fast_body` (the same body without the copies and
+    passes we discard) on the trafilatura versions it was checked against."""
     from trafilatura import bare_extraction
 
     try:
-        doc = bare_extraction(
-            tree, url=url, include_comments=False, include_tables=True, include_images=False,
-            include_links=False, deduplicate=False, with_metadata=False, fast=fast,
-            # "txt" keeps the body tree but skips its conversion to text, which we do not use
-            output_format="txt",
-        )
+        if fast and trafilatura_fast.supported():
+            body = trafilatura_fast.fast_body(tree, url)
+        else:
+            doc = bare_extraction(
+                tree, url=url, include_comments=False, include_tables=True, include_images=False,
+                include_links=False, deduplicate=False, with_metadata=False, fast=fast,
+                # "txt" keeps the body tree but skips its conversion to text, which we do not use
+                output_format="txt",
+            )
+            body = None if doc is None else doc.body
     except Exception as exc:  # a trafilatura crash on one page must not stop a run
         log.warning("trafilatura failed on %s: %s", url, exc)
         return None
-    if doc is None or doc.body is None:
+    if body is None:
         return None
-    return body_blocks(doc.body)
+    return body_blocks(body)
 
 
 def paragraph_chars(tree: etree._Element) -> int:

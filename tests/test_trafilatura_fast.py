@@ -1,0 +1,258 @@
+"""`pipelines/trafilatura_fast.py`: trafilatura's fast mode without the work we discard (issue 10).
+
+It replicates trafilatura internals, so it is pinned three ways: the source of every function it
+stands in for and the XPaths it prefilters must be the ones it was written against; its body must
+equal `bare_extraction`'s on real pages and on pages made to take each branch; the shortcuts it
+takes (prune prefilters, html2txt's length bound) must hold on those pages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib
+import inspect
+import json
+import math
+
+import lxml.html
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kirinuki.pipelines import generic, trafilatura_fast
+from kirinuki.pipelines.doc import parse_html
+from lxml import etree
+
+from tests.conftest import BENCHMARKS, FIXTURES
+
+# sha256 (first 16 hex digits) of the source of what fast_body replicates or relies on, in
+# trafilatura 2.3.1. A new trafilatura fails here: read its new source, port the change to
+# pipelines/trafilatura_fast.py, add the version to TESTED_VERSIONS and update these.
+PINNED_SOURCES = {
+    ("trafilatura.core", "bare_extraction"): "2e57adb3062086f9",
+    ("trafilatura.core", "trafilatura_sequence"): "f03dc4d2946dacbd",
+    ("trafilatura.core", "_prepare_tree"): "9595f0642825c2c7",
+    ("trafilatura.core", "_extract_and_compare"): "f7d056c2118222e8",
+    ("trafilatura.core", "_recall_retry"): "59594c39714f57be",
+    ("trafilatura.core", "_forum_thread_page"): "e7f7cef99b33704f",
+    ("trafilatura.baseline", "html2txt"): "a8c97eab2097c57d",
+    ("trafilatura.baseline", "_spaced_text"): "d04314f988c6afae",
+    ("trafilatura.settings", "Extractor.__init__"): "8a7141d46badfd06",
+}
+PINNED_XPATHS = {
+    "RAW_TREE_PRUNE_XPATH": [
+        "\n        .//*[self::div or self::section or self::aside][\n"
+        "        re:test(@id, 'mvp-post-add-(?:box|wrap)|infinite-?scroll') or\n"
+        "        re:test(@class, 'mvp-post-add-(?:box|wrap)|infinite-?scroll')][\n"
+        "        not(.//h1) or re:test(@id, 'mvp-post-add-(?:box|wrap)') or "
+        "re:test(@class, 'mvp-post-add-(?:box|wrap)')]\n        ",
+        ".//*[self::div or self::section or self::aside][contains(@class, 'elementor-share-buttons')]",
+    ],
+    "REMOVE_COMMENTS_AND_LISTS_XPATH": [
+        "\n        .//*[self::div or self::list or self::section or self::details or self::ol or self::ul][\n"
+        "        re:test(@id, '^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)') or\n"
+        "        re:test(@class, '^[Cc]omment(?!ary)|(?:article|post)-comments')][\n"
+        "        not(self::ol or self::ul) or re:test(@id, '^(?:[Cc]omment(?!ary)|comol)') or "
+        "re:test(@class, '^[Cc]omment(?!ary)|(?:article|post)-comments')]\n        ",
+    ],
+}
+
+
+def _source_hash(module: str, qualname: str) -> str:
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
+
+
+def test_pinned_trafilatura_internals() -> None:
+    import trafilatura
+
+    assert trafilatura.__version__ in trafilatura_fast.TESTED_VERSIONS
+    assert trafilatura_fast.supported()
+    moved = {k: h for k, h in PINNED_SOURCES.items() if _source_hash(*k) != h}
+    assert not moved, f"trafilatura internals changed, re-check pipelines/trafilatura_fast.py: {moved}"
+    xpaths = importlib.import_module("trafilatura.xpaths")
+    for name, paths in PINNED_XPATHS.items():
+        assert [x.path for x in getattr(xpaths, name)] == paths, name
+    core = importlib.import_module("trafilatura.core")
+    assert (core.ESCALATION_MAX_LENGTH, core.ESCALATION_PAGE_SHARE, core.ESCALATION_ACCEPT_RATIO) == (3000, 0.2, 1.5)
+
+
+_PROSE = ("The council voted on Tuesday to extend the harbour wall by forty metres, a project that "
+          "engineers say will protect the old town from winter storms for decades to come. ")
+_CHROME = "".join(f"<div class='teaser'><a href='/x{i}'>Other story number {i} here</a></div>" for i in range(40))
+
+
+def _synthetic_pages() -> dict[str, str]:
+    """Pages that take each branch: every raw-tree prune, the baseline rescue of a short result,
+    the recall escalation of a result that covers little of the page, no text at all."""
+    art = "<article><h1>Harbour wall</h1>" + "".join(f"<p>{_PROSE}{i}</p>" for i in range(6)) + "</article>"
+    return {
+        "comments": f"<html><body>{art}<div id='comments'><p>{_PROSE}</p></div>"
+                    f"<ul class='comment-list'><li>{_PROSE}</li></ul><div class='commentary'><p>{_PROSE}</p></div></body></html>",
+        "infinite": f"<html><body>{art}<div class='infinite-scroll'><h2>Next</h2><p>{_PROSE * 3}</p></div>"
+                    f"<section id='mvp-post-add-box'><h1>Appended</h1><p>{_PROSE}</p></section></body></html>",
+        "elementor": f"<html><body>{art}<div class='elementor-share-buttons'>Share on X</div></body></html>",
+        "forum": '<html><head><script type="application/ld+json">{"@type": "DiscussionForumPosting"}</script>'
+                 f"</head><body>{art}<div id='comments'><p>{_PROSE}</p></div></body></html>",
+        "short": f"<html><body><div><p>{_PROSE[:120]}</p></div>{_CHROME}</body></html>",
+        "escalation": f"<html><body><article><p>{_PROSE * 3}</p></article>"
+                      f"<div class='x'>{'<div>' + _PROSE + '</div>' * 1}" * 30 + "</div></body></html>",
+        "empty": "<html><body><div><a href='/'>Home</a></div></body></html>",
+        "formfeed": f"<html><body><article><p>{_PROSE}\x0c x</p><p>{_PROSE}</p></article>{_CHROME}</body></html>",
+    }
+
+
+def _pages() -> list[tuple[str, str]]:
+    pages = list(_synthetic_pages().items())
+    for path in sorted(FIXTURES.rglob("*.html*"))[::3]:
+        raw = path.read_bytes()
+        pages.append((path.name, (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8", "replace")))
+    for name in ("fundus", "article-extraction", "readability", "chinese-wce", "newspaper4k"):
+        manifest = BENCHMARKS / name / "gold.jsonl"
+        if not manifest.exists():
+            continue
+        lines = manifest.read_text(encoding="utf-8").splitlines()[::12]
+        for line in lines:
+            entry = json.loads(line)
+            raw = (manifest.parent / entry["html"]).read_bytes()
+            raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+            pages.append((f"{name}/{entry['id']}", raw.decode("utf-8", "replace")))
+    return pages
+
+
+PAGES = _pages()
+
+
+def _bare(tree: etree._Element, url: str | None) -> etree._Element | None:
+    from trafilatura import bare_extraction
+
+    doc = bare_extraction(tree, url=url, include_comments=False, include_tables=True,
+                          include_images=False, include_links=False, deduplicate=False,
+                          with_metadata=False, fast=True, output_format="txt")
+    return None if doc is None else doc.body
+
+
+def _xml(body: etree._Element | None) -> str | None:
+    return None if body is None else etree.tostring(body, encoding="unicode")
+
+
+def test_fast_body_equals_bare_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same body, element for element, and the caller's tree untouched; every branch taken."""
+    taken: dict[str, int] = {"baseline": 0, "html2txt": 0, "recall": 0, "comments": 0, "infinite": 0}
+    core = importlib.import_module("trafilatura.core")
+    baseline_mod = importlib.import_module("trafilatura.baseline")
+    real_prunes = trafilatura_fast._prunes
+
+    def count(name, fn):
+        def wrapped(*a, **kw):
+            taken[name] += 1
+            return fn(*a, **kw)
+        return wrapped
+
+    def prunes(tree):
+        p = real_prunes(tree)
+        taken["comments"] += p.comments
+        taken["infinite"] += p.infinite
+        return p
+
+    monkeypatch.setattr(baseline_mod, "baseline", count("baseline", baseline_mod.baseline))
+    monkeypatch.setattr(baseline_mod, "html2txt", count("html2txt", baseline_mod.html2txt))
+    monkeypatch.setattr(core, "_recall_retry", count("recall", core._recall_retry))
+    monkeypatch.setattr(trafilatura_fast, "_prunes", prunes)
+    for name, html in PAGES:
+        tree = parse_html(html)
+        before = etree.tostring(tree)
+        ours = _xml(trafilatura_fast.fast_body(tree, "https://example.com/a"))
+        assert etree.tostring(tree) == before, name
+        assert ours == _xml(_bare(tree, "https://example.com/a")), name
+    assert all(taken.values()), taken
+
+
+def test_prune_prefilter_never_skips_a_match() -> None:
+    """Where `_prunes` says a raw-tree prune cannot match, its XPath finds nothing."""
+    xpaths = importlib.import_module("trafilatura.xpaths")
+    infinite, elementor = xpaths.RAW_TREE_PRUNE_XPATH
+    (comments,) = xpaths.REMOVE_COMMENTS_AND_LISTS_XPATH
+    seen = set()
+    for name, html in PAGES:
+        tree = parse_html(html)
+        p = trafilatura_fast._prunes(tree)
+        for flag, xpath, label in ((p.infinite, infinite, "infinite"), (p.elementor, elementor, "elementor"),
+                                   (p.comments, comments, "comments")):
+            assert flag or not xpath(tree), (name, label)
+            seen.add((label, bool(xpath(tree))))
+    assert {("infinite", True), ("elementor", True), ("comments", True)} <= seen
+
+
+_ATTR = st.sampled_from(["", "comments", "Comment-list", "commentary", "post-comments", "comol",
+                         "disqus_thread", "dsq-comments", "infinite-scroll", "infinitescroll",
+                         "mvp-post-add-wrap", "elementor-share-buttons", "main", "x Comment"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(tag=st.sampled_from(["div", "section", "aside", "ol", "ul", "details", "span"]),
+       ident=st.one_of(st.none(), _ATTR), cls=st.one_of(st.none(), _ATTR), h1=st.booleans())
+def test_prune_prefilter_on_attribute_mixes(tag: str, ident: str | None, cls: str | None, h1: bool) -> None:
+    xpaths = importlib.import_module("trafilatura.xpaths")
+    attrs = "".join(f' {k}="{v}"' for k, v in (("id", ident), ("class", cls)) if v is not None)
+    tree = parse_html(f"<html><body><{tag}{attrs}>{'<h1>t</h1>' if h1 else ''}<p>text</p></{tag}></body></html>")
+    p = trafilatura_fast._prunes(tree)
+    infinite, elementor = xpaths.RAW_TREE_PRUNE_XPATH
+    assert p.infinite or not infinite(tree)
+    assert p.elementor or not elementor(tree)
+    assert p.comments or not xpaths.REMOVE_COMMENTS_AND_LISTS_XPATH[0](tree)
+
+
+def _check_bound(tree: etree._Element, page: etree._Element) -> None:
+    """html2txt of `page` (a pruned copy of `tree`) is no longer than the bound; where it raises
+    (form feed and the like in the text) the bound is infinite, so fast_body lets it raise."""
+    from trafilatura.baseline import html2txt
+
+    bound = trafilatura_fast._text_bound(tree)
+    try:
+        text = html2txt(page)
+    except ValueError:
+        assert bound == math.inf
+        return
+    assert len(text) <= bound
+
+
+def test_text_bound_holds_on_pages() -> None:
+    for _name, html in PAGES:
+        tree = parse_html(html)
+        _check_bound(tree, trafilatura_fast._pruned_page(tree, False, trafilatura_fast._prunes(tree)))
+
+
+_PIECE = st.text(alphabet=st.sampled_from(["a", "b", " ", "\n", "\t", "\x07", "\x0c", "\x1f", "\x85", "é", "字"]),
+                 max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.tuples(st.sampled_from(["p", "div", "span", "b", "li", "br", "aside", "script", "footer"]),
+                                _PIECE, _PIECE), max_size=8),
+       nested=st.booleans())
+def test_text_bound_on_random_markup(parts: list[tuple[str, str, str]], nested: bool) -> None:
+    """Minified markup (no spaces between blocks), control characters, elements html2txt drops."""
+    inner = "".join(f"<{t}>{a}</{t}>{b}" if t != "br" else f"<br>{b}" for t, a, b in parts)
+    html = f"<html><body><div>x{inner}</div>{inner if nested else ''}</body></html>"
+    tree = lxml.html.document_fromstring(html)
+    _check_bound(tree, tree)
+
+
+def test_generic_fast_pass_skips_bare_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast pass no longer goes through `bare_extraction` (its copies and passes); any other
+    trafilatura version still does."""
+    import trafilatura
+
+    html = _synthetic_pages()["comments"]
+    expected = generic.body_blocks(_bare(parse_html(html), None))
+
+    def refuse(*a, **kw):
+        raise AssertionError("bare_extraction called")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", refuse)
+    assert generic._trafilatura(parse_html(html), None, fast=True) == expected
+    monkeypatch.setattr(trafilatura_fast, "supported", lambda: False)
+    assert generic._trafilatura(parse_html(html), None, fast=True) is None  # went to bare_extraction
