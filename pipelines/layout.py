@@ -24,6 +24,8 @@ from kirinuki.pipelines.thresholds import (
     CELL_PROSE_SHARE,
     DUMP_MERGED,
     DUMP_OUTSIDE_SHARE,
+    ENTRY_RUN_SPACING,
+    ENTRY_RUN_STAMPS,
     LISTING_LINES,
     LISTING_RUN,
     PROSE_MIN_CJK_CHARS,
@@ -49,6 +51,8 @@ _DATED_RE = re.compile(
     r"|\d{1,2}\s*/\s*\d{1,2}(?:\s+\d{1,2}:\d{2})?"
     r"|\d{1,2}\s*月\s*\d{1,2}\s*日)(?:\s*[(（][^)）]{1,3}[)）])?(?:\s|\||$)"
 )
+# A date and a time of day, as entries of a list print them ("08-11 16:06", "2005-04-03 17:19").
+_STAMP_RE = re.compile(r"(?<!\d)\d{1,2}[-/.]\d{1,2}\s*\d{1,2}:\d{2}(?!\d)")
 # "(広報部 記)", "(文・写真 運営スタッフ)", "(山田)": a short parenthesised signature.
 _SIGNATURE_RE = re.compile(r"^[(（][^()（）]{1,30}[)）]$")
 
@@ -57,9 +61,17 @@ _SQUEEZE_RE = re.compile(r"[\s|]+")
 ROW_SEP = " | "
 
 
+def is_entry_run(text: str) -> bool:
+    """Dated entries run together into one line: a forum's reply list ("...【name】08-11 16:06
+    298字 [4321/87] ..."), a related-news list with times. Each entry prints a date and a time,
+    so they come every few dozen characters; a schedule inside an article has them far apart."""
+    stamps = len(_STAMP_RE.findall(text))
+    return stamps >= ENTRY_RUN_STAMPS and stamps * ENTRY_RUN_SPACING >= len(text)
+
+
 def is_prose(text: str) -> bool:
     """A sentence or more of running text (not a menu entry, caption, row or dated line)."""
-    if ROW_SEP in text:
+    if ROW_SEP in text or is_entry_run(text):
         return False
     if _CJK_STOP_RE.search(text):
         return len(text) >= PROSE_MIN_CJK_CHARS

@@ -206,3 +206,20 @@ def test_a_paid_members_label_line_is_paywall_furniture():
     rules = load_vocabulary().lines
     assert line_kind("[有料会員限定] この記事は会員限定です。電子版に登録すると続きをお読みいただけます。", rules) == "paywall"
     assert line_kind("【会員限定】この記事は会員限定です。", rules) == "paywall"
+
+
+def test_dated_entries_run_together_are_a_listing_not_prose():
+    # A forum thread prints its reply list as one line of "title【name】08-11 16:06 298字 [4321/87]"
+    # entries; with a 。 in a reply it passed for the article's prose, 25 times the post's size,
+    # so readability's vote (which found the post) never counted (chinese-wce, issue 10).
+    from kirinuki.pipelines.layout import is_prose
+
+    replies = "".join(f"第{i}条回复说得对。【网友{i}】08-11 16:{i:02d} 138字 [140/0] " for i in range(10, 30))
+    assert not is_prose(replies)
+    post = "导游的收入很大一部分来自购物的回扣,这是业内的“行规”,境内游境外游都是这样的。"
+    assert is_prose(post)
+    # A programme inside an article gives a date and a time now and then: still prose.
+    schedule = ("12-11 09:00 开幕式在南开大学举行,经济学院院长致辞,随后由中国经济学年会秘书长介绍本届年会的筹备情况"
+                "和论文评审结果,各分会场的主持人和评论人名单也在会上公布,代表们随后前往各自的会场参加讨论。" * 3)
+    assert len(schedule) > 300
+    assert is_prose(schedule)
