@@ -33,6 +33,7 @@ from kirinuki.pipelines.thresholds import (
     LABEL_MAX_CHARS,
     LEAD_MIN_CHARS,
     LEAD_PRESENT_SHARE,
+    NOTICE_MAX_CHARS,
     SOURCE_LINE_MAX_CHARS,
     STANDFIRST_WITHIN,
     TAIL_MAX_BLOCKS,
@@ -112,6 +113,21 @@ def cut_comments(blocks: list[Block], removed: Counter[str]) -> list[Block]:
     for i, b in enumerate(blocks):
         if begun and len(b.text) <= 40 and rule.match(b.text):
             removed["comment"] += len(blocks) - i
+            return blocks[:i]
+        begun = begun or len(b.text) >= COMMENTS_AFTER
+    return blocks
+
+
+def cut_notices(blocks: list[Block], removed: Counter[str]) -> list[Block]:
+    """End the text at the heading of a site's legal notice ("雅虎中国著作权声明", "反侵权公告:",
+    "免責事項") once the article has begun: what follows is the notice and the page's footer.
+    Closed-class words, so it runs before readability's vote, whose "last prose line" the
+    notice's sentences would otherwise be (issue 10)."""
+    rule = load_vocabulary().positional["notice"]  # noise_vocabulary.toml [positional]
+    begun = False
+    for i, b in enumerate(blocks):
+        if begun and len(b.text) <= NOTICE_MAX_CHARS and rule.match(b.text):
+            removed["boilerplate"] += len(blocks) - i
             return blocks[:i]
         begun = begun or len(b.text) >= COMMENTS_AFTER
     return blocks

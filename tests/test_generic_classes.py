@@ -223,3 +223,25 @@ def test_dated_entries_run_together_are_a_listing_not_prose():
                 "和论文评审结果,各分会场的主持人和评论人名单也在会上公布,代表们随后前往各自的会场参加讨论。" * 3)
     assert len(schedule) > 300
     assert is_prose(schedule)
+
+
+def test_a_legal_notice_heading_under_the_article_ends_the_text():
+    # Portals print their copyright / anti-infringement statement under the article; its
+    # sentences passed for the article's last prose, so the chrome above them stayed too
+    # (chinese-wce, issue 10). A heading of that closed class ends the text once it has begun.
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import cut_notices
+
+    para = Block("paragraph", "据报道,今年春节期间,全市共接待游客一百二十万人次,比去年同期增长百分之十五。" * 3)
+    menu = Block("paragraph", "发送给朋友 | 发表评论 | 打印本文")
+    notice = Block("paragraph", "雅虎中国著作权声明")
+    legal = Block("paragraph", "雅虎中国的所有内容均由其内容合作方根据协议提供。")
+    removed: Counter[str] = Counter()
+    assert cut_notices([para, menu, notice, legal], removed) == [para, menu]
+    assert removed["boilerplate"] == 2
+    assert cut_notices([para, Block("paragraph", "反侵权公告:"), legal], Counter()) == [para]
+    # Above the article (a page opening with its notice), or a sentence about a statement: stays.
+    assert cut_notices([notice, para], Counter()) == [notice, para]
+    said = Block("paragraph", "外交部发言人当天发表声明。")
+    assert cut_notices([para, said], Counter()) == [para, said]
