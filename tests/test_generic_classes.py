@@ -245,3 +245,17 @@ def test_a_legal_notice_heading_under_the_article_ends_the_text():
     assert cut_notices([notice, para], Counter()) == [notice, para]
     said = Block("paragraph", "外交部发言人当天发表声明。")
     assert cut_notices([para, said], Counter()) == [para, said]
+
+
+def test_a_chinese_hot_or_latest_comments_heading_ends_the_text():
+    # Chinese portals open their comment box with "热门评论" / "最新评论" (chinese-wce, issue 10).
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import cut_comments
+
+    para = Block("paragraph", "然而,有研究者指出,耐克气垫鞋其实暗藏“伤机”,长期从事鞋与健康研究的专家早就提出过警告。" * 3)
+    reply = Block("paragraph", "lr9111[219.130.79.*] 认为:")
+    for heading in ("热门评论", "最新评论", "网友评论:"):
+        assert cut_comments([para, Block("heading", heading), reply], Counter()) == [para]
+    quoted = Block("paragraph", "热门评论员的文章")  # no heading of a comment box
+    assert cut_comments([para, quoted], Counter()) == [para, quoted]
