@@ -373,6 +373,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     if sum(len(b.text) for b in blocks) < CHUNK_MAX_SHARE * prose:  # else no prose is left out
         blocks = merge_body_chunks(tree, blocks)
     blocks = refine.cut_notices(blocks, removed)
+    blocks = refine.first_entry(blocks, removed)
     blocks = vote_edges(tree, blocks, removed, title)
     blocks = refine.vote_article_body(blocks, body, removed)
     blocks = refine.cut_comments(blocks, removed)

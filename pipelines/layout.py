@@ -51,8 +51,8 @@ _DATED_RE = re.compile(
     r"|\d{1,2}\s*/\s*\d{1,2}(?:\s+\d{1,2}:\d{2})?"
     r"|\d{1,2}\s*月\s*\d{1,2}\s*日)(?:\s*[(（][^)）]{1,3}[)）])?(?:\s|\||$)"
 )
-# A date and a time of day, as entries of a list print them ("08-11 16:06", "2005-04-03 17:19").
-_STAMP_RE = re.compile(r"(?<!\d)\d{1,2}[-/.]\d{1,2}\s*\d{1,2}:\d{2}(?!\d)")
+# A date and a time of day, as entries of a list print them ("08-11 16:06", "2005/05/18 13:45:40").
+STAMP_RE = re.compile(r"(?<!\d)(?:\d{4}\s*[-/.]\s*)?\d{1,2}[-/.]\d{1,2}\s*\d{1,2}:\d{2}(?!\d)")
 # "(広報部 記)", "(文・写真 運営スタッフ)", "(山田)": a short parenthesised signature.
 _SIGNATURE_RE = re.compile(r"^[(（][^()（）]{1,30}[)）]$")
 
@@ -65,7 +65,7 @@ def is_entry_run(text: str) -> bool:
     """Dated entries run together into one line: a forum's reply list ("...【name】08-11 16:06
     298字 [4321/87] ..."), a related-news list with times. Each entry prints a date and a time,
     so they come every few dozen characters; a schedule inside an article has them far apart."""
-    stamps = len(_STAMP_RE.findall(text))
+    stamps = len(STAMP_RE.findall(text))
     return stamps >= ENTRY_RUN_STAMPS and stamps * ENTRY_RUN_SPACING >= len(text)
 
 

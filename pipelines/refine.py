@@ -15,6 +15,7 @@ from typing import Any
 
 from kirinuki.pipelines.blocks import Block, enclosing_block
 from kirinuki.pipelines.jsonld import article_objects
+from kirinuki.pipelines.layout import STAMP_RE, is_prose
 from kirinuki.pipelines.noise import load_vocabulary
 from kirinuki.pipelines.normalize import normalize_text
 from kirinuki.pipelines.thresholds import (
@@ -27,6 +28,8 @@ from kirinuki.pipelines.thresholds import (
     DOUBLED_MIN_CHARS,
     EDGE_HEAD,
     EDGE_TAIL,
+    ENTRY_MIN,
+    ENTRY_SEPARATOR_MAX_CHARS,
     FRAGMENT_MAX_CHARS,
     HEADLINE_MAX_CHARS,
     HEADLINE_SEARCH_BLOCKS,
@@ -130,6 +133,26 @@ def cut_notices(blocks: list[Block], removed: Counter[str]) -> list[Block]:
             removed["boilerplate"] += len(blocks) - i
             return blocks[:i]
         begun = begun or len(b.text) >= COMMENTS_AFTER
+    return blocks
+
+
+def first_entry(blocks: list[Block], removed: Counter[str]) -> list[Block]:
+    """The first of several dated entries: a forum thread's opening post, a blog archive's
+    newest post (issue 10). Such pages print the same short line ("← 返回", "[打印]") after
+    every entry, next to the entry's date and time ("发布时间 2005/05/18 13:45:40",
+    "张贴 @ 2005-03-21 01:20:44"); what follows the first such line is replies or other posts.
+    Only when every occurrence (all but one at most) of the line sits by a date-time stamp,
+    at least `ENTRY_MIN` times, and a paragraph comes before it."""
+    counts = Counter(b.text for b in blocks if len(b.text) <= ENTRY_SEPARATOR_MAX_CHARS and not is_prose(b.text))
+    for line, n in counts.most_common():
+        if n < ENTRY_MIN:
+            break
+        at = [i for i, b in enumerate(blocks) if b.text == line]
+        dated = sum(1 for i in at if any(STAMP_RE.search(blocks[j].text) for j in (i - 1, i + 1) if 0 <= j < len(blocks)))
+        cut = at[0]
+        if dated >= max(ENTRY_MIN, n - 1) and any(len(b.text) >= COMMENTS_AFTER for b in blocks[:cut]):
+            removed["comment"] += len(blocks) - cut
+            return blocks[:cut]
     return blocks
 
 

@@ -92,6 +92,8 @@ STANDFIRST_WITHIN = 3  # blocks: a printed description among the first ones is t
 # --- readers' comments (refine.cut_comments) ----------------------------------------------
 COMMENTS_AFTER = 100  # a paragraph this long must come before a comments heading can end the text
 NOTICE_MAX_CHARS = 30  # ... or the heading of a legal notice (refine.cut_notices), at most this long
+ENTRY_SEPARATOR_MAX_CHARS = 12  # a line this short printed after each dated entry ...
+ENTRY_MIN = 3  # ... at least this many times ends the first entry (refine.first_entry)
 
 # --- hand-made table layouts (layout.py) ----------------------------------------------------
 LISTING_RUN = 4  # this many non-prose lines in a row, ...

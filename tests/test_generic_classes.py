@@ -259,3 +259,28 @@ def test_a_chinese_hot_or_latest_comments_heading_ends_the_text():
         assert cut_comments([para, Block("heading", heading), reply], Counter()) == [para]
     quoted = Block("paragraph", "热门评论员的文章")  # no heading of a comment box
     assert cut_comments([para, quoted], Counter()) == [para, quoted]
+
+
+
+def test_the_first_of_several_dated_entries_is_the_article():
+    # A forum thread (replies) or a blog archive (older posts) prints the same short line after
+    # every entry, next to the entry's date and time: the article is the first entry
+    # (chinese-wce: two forum threads and two archive pages, issue 10).
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import first_entry
+
+    post = Block("paragraph", "眉间尺 | 不得不承认,如果没有张曼玉在戛纳封后,就很少有人会去关注《清洁》这部法国电影。" * 3)
+    back = Block("paragraph", "← 返回")
+    replies = []
+    for i in range(4):
+        replies += [Block("paragraph", f"回复{i}"),
+                    Block("paragraph", f"网友{i} | 说得好。 〓 发布时间 2005/05/1{i} 13:45:40 by 网友{i} 〓"), back]
+    post_signed = Block("paragraph", "〓 发布时间 2005/05/09 10:00:00 by 眉间尺 〓")
+    removed: Counter[str] = Counter()
+    blocks = [post, post_signed, back, *replies]
+    assert first_entry(blocks, removed) == [post, post_signed]
+    assert removed["comment"] == len(blocks) - 2
+    # The same short line repeated without dates (recipe steps, "Read more" links) is no thread.
+    undated = [post, back, Block("paragraph", "说得好。"), back, Block("paragraph", "同意。"), back]
+    assert first_entry(undated, Counter()) == undated
