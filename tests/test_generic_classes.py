@@ -284,3 +284,14 @@ def test_the_first_of_several_dated_entries_is_the_article():
     # The same short line repeated without dates (recipe steps, "Read more" links) is no thread.
     undated = [post, back, Block("paragraph", "说得好。"), back, Block("paragraph", "同意。"), back]
     assert first_entry(undated, Counter()) == undated
+
+
+
+def test_a_blog_trackback_line_at_the_end_goes():
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import trim_tail
+
+    para = Block("paragraph", "对比uuzone,我宁愿Linkist联络家的目标是“做最有用、最方便用的SNS”。" * 2)
+    track = Block("paragraph", "Trackback: http://tb.donews.net/TrackBack.aspx?PostId=543698")
+    assert trim_tail([para, track], Counter()) == [para]
