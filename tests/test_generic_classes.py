@@ -295,3 +295,17 @@ def test_a_blog_trackback_line_at_the_end_goes():
     para = Block("paragraph", "对比uuzone,我宁愿Linkist联络家的目标是“做最有用、最方便用的SNS”。" * 2)
     track = Block("paragraph", "Trackback: http://tb.donews.net/TrackBack.aspx?PostId=543698")
     assert trim_tail([para, track], Counter()) == [para]
+
+
+
+def test_cjk_share_print_and_forum_action_lines_are_noise():
+    # "このニュースをシェア" (newspaper4k), "【打印本稿】 | 【关闭】" and a forum's
+    # "收藏此帖 回复此帖 引用此帖" bar (chinese-wce): closed-class page furniture (issue 10).
+    from kirinuki.pipelines.noise import line_kind, load_vocabulary
+
+    rules = load_vocabulary().lines
+    assert line_kind("このニュースをシェア", rules) == "share"
+    assert line_kind("【打印本稿】 | 【关闭】", rules) == "share"
+    assert line_kind("[打印]", rules) == "share"
+    assert line_kind("收藏此帖 回复此帖 引用此帖", rules) == "comment"
+    assert line_kind("打印机销量今年大增", rules) is None
