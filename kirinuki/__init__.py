@@ -14,13 +14,7 @@ The cleaning core is `kirinuki.pipelines`; the crawler is `kirinuki.scraper`.
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
 from typing import TYPE_CHECKING
-
-try:
-    __version__ = _metadata.version("kirinuki")
-except _metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+local"
 
 if TYPE_CHECKING:
     from kirinuki.api import clean, clean_file
@@ -45,8 +39,20 @@ _LAZY = {
 }
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("kirinuki")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+local"
+
+
 def __getattr__(name: str):
-    # Lazy, so that `kirinuki --version` and the CLI's start-up do not load lxml and trafilatura.
+    # Lazy, so that `kirinuki --version` and the CLI's start-up do not load lxml and trafilatura;
+    # the version too: importlib.metadata was 25 ms of each process of `kirinuki clean` (issue 10).
+    if name == "__version__":
+        return _version()
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'kirinuki' has no attribute {name!r}")

@@ -14,15 +14,17 @@ import gc
 import sys
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kirinuki.formats import FORMATS, RecordWriter, format_for
 from kirinuki.inputs import discover, load_page, read_bytes
-from kirinuki.page_workers import supervised_map
+from kirinuki.page_workers import InitRefused, supervised_map
 from kirinuki.pipelines import Rejected
-from kirinuki.pipelines.profiles import ProfileError, ProfileSet, load_profiles
 from kirinuki.safe_output import OutputError, open_output
 from kirinuki.shown import shown
+
+if TYPE_CHECKING:  # the worker imports the profiles (and lxml, cssselect...); the parent never
+    from kirinuki.pipelines.profiles import ProfileSet
 
 DEFAULT_PAGE_TIMEOUT = 60.0
 # Cleaning a page makes tens of thousands of short-lived objects (lxml element proxies, blocks):
@@ -55,9 +57,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _init(extra_dirs: list[str], opts: dict[str, Any]) -> None:
     global _PROFILES, _OPTS
-    _PROFILES = load_profiles(extra_dirs)
+    _PROFILES = _checked_profiles(extra_dirs, opts.get("profile"))
     _OPTS = dict(opts)
     gc.set_threshold(*GC_THRESHOLD)
+
+
+def _checked_profiles(extra_dirs: list[str], forced: str | None) -> ProfileSet:
+    """The profiles, loaded and checked (a forced profile must exist), or `InitRefused` saying why.
+
+    The worker checks them as it loads them: the parent loading them too cost 0.1 s of every run
+    (its imports and the TOML files, issue 10). A run with no page for a worker checks here in
+    the parent, so a bad profile directory is an error whatever the inputs.
+    """
+    from kirinuki.pipelines.profiles import ProfileError, load_profiles
+
+    try:
+        profiles = load_profiles(extra_dirs)
+        if forced:
+            profiles.get(forced)
+    except ProfileError as exc:
+        raise InitRefused(str(exc)) from None
+    return profiles
 
 
 Result = tuple[str, list[dict[str, Any]], str | None, str | None]
@@ -69,6 +89,7 @@ def clean_file(task: tuple[str, bytes | None]) -> Result:
     `task` is (path, None) for a file the worker reads, (path, bytes) for stdin read by the parent.
     """
     from kirinuki.pipelines import clean
+    from kirinuki.pipelines.profiles import ProfileError
 
     path, body = task
     try:
@@ -102,14 +123,6 @@ def run(args: argparse.Namespace) -> int:
     if single and len(paths) != 1:
         print(f"kirinuki clean: --{single[0].replace('_', '-')} needs exactly one input file", file=sys.stderr)
         return 2
-    try:
-        profiles = load_profiles(args.profiles_dir)
-        if args.profile:
-            profiles.get(args.profile)
-    except ProfileError as exc:
-        print(f"kirinuki clean: {shown(str(exc))}", file=sys.stderr)
-        return 2
-    del profiles
     opts = {"url": args.url, "content_type": args.content_type, "profile": args.profile,
             "generic_only": args.generic_only}
     show = not args.quiet and sys.stderr.isatty()
@@ -147,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
+    except InitRefused as exc:  # the profiles, checked by the worker as it loads them
+        out.discard()
+        print(f"kirinuki clean: {shown(str(exc))}", file=sys.stderr)
+        return 2
     except OutputError as exc:
         out.discard()
         print(f"kirinuki clean: {exc}", file=sys.stderr)
@@ -194,6 +211,8 @@ def _results(paths: list[str], jobs: int, extra_dirs: list[str], opts: dict[str,
                 continue
         else:
             tasks.append((p, None))
+    if not tasks:  # no worker will load the profiles: check them here
+        _checked_profiles(extra_dirs, opts.get("profile"))
     mapped = supervised_map(clean_file, tasks, jobs=max(1, jobs), failed=_failed,
                             deadline=deadline, initializer=_init, initargs=(extra_dirs, opts))
     try:

@@ -33,9 +33,16 @@ from typing import Any
 
 _READY = "__ready__"
 _INIT_FAILED = "__init_failed__"
+_INIT_REFUSED = "__init_refused__"
 WALL_FACTOR = 10  # a page that blocks without spending CPU is stopped at 10x the deadline
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _MAX_START_DEATHS = 5  # workers killed in a row before they were ready: give up
+
+
+class InitRefused(Exception):
+    """Raised by an initializer that refuses its settings (a bad profile directory): no task can
+    run, and the caller reports the message as a usage error. `supervised_map` raises it again
+    in the parent, so the check costs the parent nothing (the worker loads what it checks)."""
 
 
 def _serve(conn: Connection, func: Callable[[Any], Any], initializer: Callable[..., None] | None,
@@ -44,6 +51,9 @@ def _serve(conn: Connection, func: Callable[[Any], Any], initializer: Callable[.
     if initializer is not None:
         try:
             initializer(*initargs)
+        except InitRefused as exc:
+            conn.send((_INIT_REFUSED, str(exc)))
+            return
         except Exception as exc:  # reported to the parent, which stops: no page could run
             conn.send((_INIT_FAILED, f"{type(exc).__name__}: {exc}"))
             return
@@ -128,6 +138,7 @@ def supervised_map(
 
     `failed(task, reason, message)` makes the result of a task whose worker died (`worker_died`)
     or ran past `deadline` seconds (`timeout`). `func`, `initializer` and the tasks must pickle.
+    An initializer raising `InitRefused` makes this raise it (before any result).
     """
     ctx = multiprocessing.get_context("spawn")
     todo = deque(enumerate(tasks))
@@ -160,6 +171,8 @@ def supervised_map(
                             w.ready = True
                             start_deaths = 0
                             continue
+                        if isinstance(msg, tuple) and msg and msg[0] == _INIT_REFUSED:
+                            raise InitRefused(msg[1])
                         if isinstance(msg, tuple) and msg and msg[0] == _INIT_FAILED:
                             raise RuntimeError(f"kirinuki worker could not start: {msg[1]}")
                         result = msg

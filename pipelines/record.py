@@ -7,12 +7,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from kirinuki.pipelines.blocks import Block, blocks_text
 from kirinuki.pipelines.page import Rejected
+
+if TYPE_CHECKING:  # imported where used: `dumps` alone (the parent of `kirinuki clean`) needs
+    # neither lxml nor importlib.metadata (issue 10 start-up)
+    from kirinuki.pipelines.blocks import Block
 
 SCHEMA_FILE = Path(__file__).with_name("record.schema.json")
 KEYS = (
@@ -102,6 +104,8 @@ class Draft:
 
     @property
     def text(self) -> str:
+        from kirinuki.pipelines.blocks import blocks_text
+
         return blocks_text(self.blocks)
 
     def record(self, text: str, language: str | None) -> dict[str, Any]:
@@ -115,6 +119,8 @@ class Draft:
 @lru_cache(maxsize=1)
 def pipeline_version() -> str:
     """kirinuki and trafilatura versions: both decide the output (goldens record them)."""
+    from importlib import metadata as importlib_metadata
+
     try:
         ours = importlib_metadata.version("kirinuki")
     except importlib_metadata.PackageNotFoundError:

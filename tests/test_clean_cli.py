@@ -114,6 +114,47 @@ def test_clean_imports_no_other_subcommand(tmp_path):
     assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["title"] == "t"
 
 
+def test_clean_parent_loads_no_cleaning_code(tmp_path):
+    # The parent of `kirinuki clean` lists files, hands them out and writes records: the worker
+    # loads lxml, the profiles and the models, and checks the profiles as it loads them, so the
+    # parent importing them too was 0.1 s of every run (issue 10 start-up).
+    page = tmp_path / "good.html"
+    page.write_text(GOOD, encoding="utf-8")
+    heavy = ("lxml", "kirinuki.pipelines.profiles", "kirinuki.pipelines.blocks", "importlib.metadata",
+             "trafilatura", "numpy", "cssselect")
+    code = ("import sys\nfrom kirinuki.cli import main\n"
+            f"rc = main(['clean', {str(page)!r}, '-o', {str(tmp_path / 'out.jsonl')!r}, '-q'])\n"
+            f"print(rc, sorted(m for m in {heavy!r} if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         timeout=300)
+    assert out.stdout.strip() == "0 []", out.stderr
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["title"] == "t"
+
+
+def test_bad_profiles_are_a_usage_error_with_or_without_pages(tmp_path):
+    # The worker checks the profiles as it loads them; with no page to hand out the parent does.
+    bad = tmp_path / "profiles"
+    bad.mkdir()
+    (bad / "x.toml").write_text("name = 3\n", encoding="utf-8")
+    page = tmp_path / "good.html"
+    page.write_text(GOOD, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n", encoding="utf-8")
+    (tmp_path / "none").mkdir()
+    for inputs in ([str(page)], [str(tmp_path / "none")]):
+        proc = run(*inputs, "--profiles-dir", str(bad), "-o", str(out))
+        assert proc.returncode == 2 and "x.toml" in proc.stderr and "unknown key" in proc.stderr
+        assert out.read_text(encoding="utf-8") == "old\n"  # the output is left as it was
+
+
+def test_version_is_looked_up_when_asked():
+    from kirinuki import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "kirinuki.cli", "--version"], capture_output=True,
+                          text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0 and proc.stdout == f"kirinuki {__version__}\n"
+
+
 def test_clean_worker_collects_garbage_rarely(tmp_path):
     # The collector's default pace cost 10% of a worker's CPU (issue 10): a worker raises the
     # first threshold and freezes what the first page loaded (imports, models) out of the scans.
