@@ -226,10 +226,10 @@ def byline_marked(root: etree._Element) -> bool:
 def byline_authors(doc: Doc, cjk_page: bool) -> list[str]:
     """The byline printed in the page (trafilatura's author XPaths: `rel=author`, `.byline`,
     `itemprop=author`...), for pages whose metadata names nobody or only the outlet."""
-    from trafilatura.metadata import extract_author
+    from kirinuki.pipelines.byline_xpaths import extract_author
 
     if "large_page" in doc.flags or not byline_marked(doc.root):
-        return []  # its XPaths run on a copy of the page: not for nothing, nor a huge page
+        return []  # not for nothing, nor on a huge page
     try:
         found = extract_author(doc.root)
     except Exception:  # a byline is never worth a page
