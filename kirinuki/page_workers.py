@@ -146,11 +146,15 @@ def supervised_map(
     done: dict[int, Any] = {}
     nxt = start_deaths = 0
     workers = [_Worker(ctx, func, initializer, initargs) for _ in range(max(1, min(jobs, len(todo))))]
+
+    def hand_out() -> None:
+        for w in workers:
+            if w.ready and w.index is None and todo and todo[0][0] < nxt + window:
+                w.give(*todo.popleft())
+
     try:
         while todo or any(w.index is not None for w in workers):
-            for w in workers:
-                if w.ready and w.index is None and todo and todo[0][0] < nxt + window:
-                    w.give(*todo.popleft())
+            hand_out()
             timeout = None
             if deadline is not None:
                 ends = [deadline - w.spent() for w in workers if w.index is not None]
@@ -201,6 +205,9 @@ def supervised_map(
                 assert w.index is not None
                 done[w.index] = result
                 w.index = w.task = None
+            # The next page goes out before this one's records are handed back: the worker cleans
+            # while the caller writes, instead of waiting for it at every page (issue 10).
+            hand_out()
             while nxt in done:
                 yield done.pop(nxt)
                 nxt += 1

@@ -300,6 +300,30 @@ def test_worker_pool_survives_hangs_and_deaths_in_order():
     assert time.monotonic() - start < 60
 
 
+def mark_started(task: str) -> str:
+    """A worker function that leaves a file named by its task when it starts it."""
+    Path(task).write_text("started")
+    return task
+
+
+def test_next_page_goes_out_before_the_records_are_handed_back(tmp_path):
+    # The worker cleans the next page while the caller writes the last one's records (issue 10):
+    # while the caller holds the first result, the worker has already started the second task.
+    from kirinuki.page_workers import supervised_map
+
+    tasks = [str(tmp_path / "first"), str(tmp_path / "second")]
+    results = supervised_map(mark_started, tasks, jobs=1, failed=_failed, deadline=30)
+    try:
+        assert next(results) == tasks[0]
+        waited = time.monotonic() + 30
+        while not (tmp_path / "second").exists() and time.monotonic() < waited:
+            time.sleep(0.05)
+        assert (tmp_path / "second").exists()
+        assert list(results) == tasks[1:]
+    finally:
+        results.close()
+
+
 @pytest.mark.e2e
 def test_a_page_blocked_without_cpu_is_stopped_by_the_wall_clock():
     from kirinuki.page_workers import WALL_FACTOR, supervised_map
