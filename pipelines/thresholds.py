@@ -48,6 +48,10 @@ TEASER_LINK_SHARE = 0.7  # ... that is this much link text is a teaser for anoth
 TEASER_MIN_LINK = 12  # its longest link is a headline, not keyword links (place names to topics)
 TEASER_SENTENCE_WORDS = 3  # ... unless it is a sentence with this many words outside its links
 
+# --- headings and lists between two extracted paragraphs (gaps.fill_gaps) ----------------
+GAP_MAX_LINK_SHARE = 0.5  # a list this much link text (related stories) is not put back
+GAP_MAX_SIBLINGS = 20  # elements looked at between two paragraphs (more: no gap, a bounded walk)
+
 # --- embedded photo galleries (generic.drop_slideshows) ------------------------------------
 SLIDESHOW_MIN_SLIDES = 3  # sibling items counted "1/N", "2/N", "3/N" (N at least this) are slides
 

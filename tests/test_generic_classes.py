@@ -309,3 +309,43 @@ def test_cjk_share_print_and_forum_action_lines_are_noise():
     assert line_kind("[打印]", rules) == "share"
     assert line_kind("收藏此帖 回复此帖 引用此帖", rules) == "comment"
     assert line_kind("打印机销量今年大增", rules) is None
+
+
+def test_a_heading_linked_to_its_own_section_is_not_a_teaser():
+    # Documentation and blog pages link each subhead to itself ("¶" permalinks, table-of-contents
+    # targets): the link covers the whole heading, yet it points into the page, not to another.
+    from collections import Counter
+
+    from kirinuki.pipelines.generic import drop_link_teasers
+    from lxml import html
+
+    tree = html.fromstring(
+        "<html><body><article><p>Intro.</p>"
+        "<h3 id='setup'><a class='toclink' href='#setup'>Preparing the data for the analysis</a></h3>"
+        "<p>Body.</p><h3><a href='/other-story'>Another story everyone is reading today</a></h3>"
+        "</article></body></html>")
+    drop_link_teasers(tree, Counter())
+    assert [h.text_content() for h in tree.iter("h3")] == ["Preparing the data for the analysis"]
+
+
+def test_headings_and_lists_between_two_kept_paragraphs_are_put_back():
+    # Trafilatura's fallback (no container found: the page's wild <p> elements) returns the
+    # paragraphs without the subheads and lists printed between them.
+    from kirinuki.pipelines.gaps import fill_gaps
+    from lxml import html
+
+    first = "The smaller releases will contain mainly the following things, in this order:"
+    second = "This is actually quite a large change to our procedures, and a welcome one."
+    third = "There are several screens that are finished; others are left as they were."
+    fourth = "A teaser for another story, in a box of its own below the article."
+    tree = html.fromstring(
+        f"<html><body><div><p>{first}</p><ul><li>New graphics.</li><li>New sounds.</li></ul><p></p>"
+        f"<div class='ad'>Advertisement</div><p>{second}</p><h2>The GUI progress <font>(kovarex)</font></h2>"
+        f"<ul><li><a href='/a'>Related story number one</a></li><li><a href='/b'>Related two</a></li></ul>"
+        f"<p>{third}</p></div><h2>Most read</h2><div><p>{fourth}</p></div></body></html>")
+    blocks = [Block("paragraph", first), Block("paragraph", second), Block("paragraph", third)]
+    assert fill_gaps(tree, blocks) == [
+        Block("paragraph", first), Block("list_item", "New graphics."), Block("list_item", "New sounds."),
+        Block("paragraph", second), Block("heading", "The GUI progress (kovarex)"), Block("paragraph", third)]
+    # Paragraphs in different containers leave what is between them alone.
+    assert fill_gaps(tree, [blocks[2], Block("paragraph", fourth)]) == [blocks[2], Block("paragraph", fourth)]
