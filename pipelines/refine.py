@@ -170,7 +170,10 @@ def trim_tail(blocks: list[Block], removed: Counter[str]) -> list[Block]:
         if len(out) < 2:
             break
         text = out[-1].text
-        if not (_is_fragment(text) or (len(text) <= TAIL_MAX_CHARS and tail.search(text))):
+        promo = len(text) <= TAIL_MAX_CHARS and bool(tail.search(text))
+        # a quote's short last line is its attribution ("— Senate (@NGRSenate) October 9"): quoted
+        # text, not page furniture
+        if not (promo or (_is_fragment(text) and out[-1].type != "quote")):
             break
         out.pop()
         removed["boilerplate"] += 1

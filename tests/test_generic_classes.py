@@ -349,3 +349,15 @@ def test_headings_and_lists_between_two_kept_paragraphs_are_put_back():
         Block("paragraph", second), Block("heading", "The GUI progress (kovarex)"), Block("paragraph", third)]
     # Paragraphs in different containers leave what is between them alone.
     assert fill_gaps(tree, [blocks[2], Block("paragraph", fourth)]) == [blocks[2], Block("paragraph", fourth)]
+
+
+def test_a_quotes_attribution_line_is_not_trimmed_as_a_fragment():
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import trim_tail
+
+    para = Block("paragraph", "The Senate adjourned plenary for two weeks to allow the committee to finish its work.")
+    tweet = Block("quote", "Senate adjourns plenary to Tuesday, October 16th, 2018.")
+    attribution = Block("quote", "— The Nigerian Senate (@NGRSenate) October 9, 2018")
+    assert trim_tail([para, tweet, attribution], Counter()) == [para, tweet, attribution]
+    assert trim_tail([para, Block("paragraph", "Politics")], Counter()) == [para]
