@@ -13,7 +13,11 @@ and leaves out only what cannot change the body it returns:
 - the two raw-tree prunes whose XPaths test every div/section/list against EXSLT regexes
   (a call back into Python per element): a pure-XPath test of a substring every match must hold
   runs first, and the regex XPath only when it finds one (same matches, in C);
-- the options object, built once per process and copied (its config lookups cost 0.5 ms a call).
+- the options object, built once per process and copied (its config lookups cost 0.5 ms a call);
+- three XPaths of its main extractor that call EXSLT regexes back in Python for each candidate
+  element (the first article container, the two boilerplate discards: about a third of its
+  time) are answered by a Python walk with the same regexes and the same attribute rules; its
+  own extractor functions run unchanged, bound to a namespace holding these (`_extractor`).
 
 Everything trafilatura decides is still decided by its code. The functions replicated here are
 pinned: `tests/test_trafilatura_fast.py` fails when the installed trafilatura's source of them or
@@ -77,6 +81,126 @@ def _prunes(tree: etree._Element) -> _Prunes:
         if not comments:
             comments = any(h in both for h in _COMMENT_HINTS)
     return _Prunes(infinite, elementor, comments)
+
+
+def _first_of(el: etree._Element, a: str, b: str, va: str | None, vb: str | None) -> str | None:
+    """XPath's string of `@a|@b`: the value of whichever attribute comes first in the source."""
+    if va is None or vb is None:
+        return vb if va is None else va
+    for key in el.keys():
+        if key == a:
+            return va
+        if key == b:
+            return vb
+    return None
+
+
+@cache
+def _patterns() -> dict[str, re.Pattern[str]]:
+    """trafilatura's own alternations (xpaths.py), compiled as lxml's EXSLT `re:test` does."""
+    import importlib
+
+    xp = importlib.import_module("trafilatura.xpaths")
+    alt = xp._alt
+    return {
+        "body_id": re.compile(alt(xp._ARTICLE_CONTENT_ID_TOKENS)),
+        "body_class": re.compile(alt(xp._ARTICLE_CONTENT_CLASS_TOKENS)),
+        "cookie": re.compile(alt(xp._CONSENT_ID_CLASS_TOKENS)),
+        "discard_id": re.compile(alt(xp._OVERALL_DISCARD_BOTH_TOKENS + xp._OVERALL_DISCARD_ID_TOKENS)),
+        "discard_class": re.compile(alt(xp._OVERALL_DISCARD_BOTH_TOKENS + xp._OVERALL_DISCARD_CLASS_TOKENS)),
+        "hidden_id": re.compile("reader-comments|akismet"),
+        "hidden_class": re.compile("^hide-|comments-title|nocomments|-reply-|message|akismet|suggest-links"
+                                   "|-hide-|hide-print| hidden| hide|noprint|notloaded"),
+    }
+
+
+def first_body(tree: etree._Element) -> list[etree._Element]:
+    """BODY_XPATH[0]'s first element (the only one `_extract` reads), or none: the first
+    article/div/main/section under `tree` named as an article's content container."""
+    pat = _patterns()
+    body_id, body_class = pat["body_id"].search, pat["body_class"].search
+    for el in tree.iter("article", "div", "main", "section"):
+        if el is tree:
+            continue
+        get = el.get
+        cls, ident = get("class"), get("id")
+        if (cls == "post" or cls == "entry" or get("itemprop") == "articleBody" or ident == "articleContent"
+                or (ident is not None and body_id(ident)) or (cls is not None and body_class(cls))):
+            return [el]
+    return []
+
+
+def overall_discard(tree: etree._Element) -> list[etree._Element]:
+    """OVERALL_DISCARD_XPATH[0]'s elements, in document order: navigation, share, ad, related,
+    meta... containers by their role, id or class."""
+    pat = _patterns()
+    cookie, discard_id, discard_class = pat["cookie"].search, pat["discard_id"].search, pat["discard_class"].search
+    out = []
+    for el in tree.iter("div", "item", "list", "p", "section", "span"):
+        if el is tree:
+            continue
+        get = el.get
+        cls, ident, role, component = get("class"), get("id"), get("role"), get("data-component")
+        if (get("data-lp-replacement-content") is not None
+                or (role is not None and "nav" in role.replace("N", "n"))
+                or (component is not None and "MostPopularStories" in component)
+                or cookie(_first_of(el, "id", "class", ident, cls) or "")
+                or (ident is not None and discard_id(ident))
+                or (cls is not None and discard_class(cls))):
+            out.append(el)
+    return out
+
+
+def hidden_discard(tree: etree._Element) -> list[etree._Element]:
+    """OVERALL_DISCARD_XPATH[1]'s elements, in document order: hidden elements, reply and
+    comment-title blocks."""
+    pat = _patterns()
+    hidden_id, hidden_class = pat["hidden_id"].search, pat["hidden_class"].search
+    out = []
+    for el in tree.iter(etree.Element):
+        if el is tree:
+            continue
+        get = el.get
+        cls, ident, style = get("class"), get("id"), get("style")
+        if cls is None and ident is None and style is None:
+            if get("aria-hidden") == "true":
+                out.append(el)
+            continue
+        first_ic = _first_of(el, "id", "class", ident, cls)
+        first_is = _first_of(el, "id", "style", ident, style)
+        if (cls == "comments-title" or (first_ic is not None and first_ic.startswith("reply-"))
+                or (first_is is not None and "hidden" in first_is)
+                or (style is not None and ("display:none" in style or "display: none" in style))
+                or (ident is not None and hidden_id(ident))
+                or (cls is not None and hidden_class(cls))
+                or get("aria-hidden") == "true"):
+            out.append(el)
+    return out
+
+
+# trafilatura's main-extractor functions that read BODY_XPATH / OVERALL_DISCARD_XPATH, directly
+# or through each other
+_REBOUND = ("extract_content", "_extract", "prune_unwanted_sections", "recover_wild_text")
+
+
+@cache
+def _extractor():
+    """trafilatura's `extract_content`: its code unchanged, bound (with the functions it calls
+    that read them) to a copy of its module's namespace where BODY_XPATH[0] and
+    OVERALL_DISCARD_XPATH are the walks above. trafilatura itself is left as it is."""
+    import importlib
+    import types
+
+    me = importlib.import_module("trafilatura.main_extractor")
+    ns = dict(vars(me))
+    ns["BODY_XPATH"] = [first_body, *me.BODY_XPATH[1:]]
+    ns["OVERALL_DISCARD_XPATH"] = [overall_discard, hidden_discard]
+    for name in _REBOUND:
+        fn = getattr(me, name)
+        clone = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
+        clone.__kwdefaults__ = fn.__kwdefaults__
+        ns[name] = clone
+    return ns["extract_content"]
 
 
 @cache
@@ -150,8 +274,8 @@ def fast_body(tree: etree._Element, url: str | None) -> etree._Element | None:
         _recall_retry,
     )
     from trafilatura.htmlprocessing import convert_tags, tree_cleaning
-    from trafilatura.main_extractor import extract_content
 
+    extract_content = _extractor()
     options = options_for(url)
     try:
         is_forum = _forum_thread_page(tree)

@@ -38,6 +38,10 @@ PINNED_SOURCES = {
     ("trafilatura.baseline", "html2txt"): "a8c97eab2097c57d",
     ("trafilatura.baseline", "_spaced_text"): "d04314f988c6afae",
     ("trafilatura.settings", "Extractor.__init__"): "8a7141d46badfd06",
+    ("trafilatura.main_extractor", "extract_content"): "f0270c94ac5f30b5",
+    ("trafilatura.main_extractor", "_extract"): "3e0e39ed3e03e8e4",
+    ("trafilatura.main_extractor", "prune_unwanted_sections"): "e6eb7afcc64d3f37",
+    ("trafilatura.main_extractor", "recover_wild_text"): "335f6d13321fd4e3",
 }
 PINNED_XPATHS = {
     "RAW_TREE_PRUNE_XPATH": [
@@ -58,6 +62,34 @@ PINNED_XPATHS = {
 }
 
 
+# The XPaths answered by Python walks (trafilatura_fast.first_body, overall_discard, hidden_discard)
+PINNED_XPATHS["BODY_XPATH[:1]"] = [
+    "\n        .//*[self::article or self::div or self::main or self::section][\n"
+    "        @class='post' or @class='entry' or\n        @itemprop='articleBody' or @id='articleContent' or\n"
+    "        re:test(@id, '(?:entry|article|art)-content|article__content|article(?:-|__)?body|articleBody|body-text') or\n"
+    "        re:test(@class, 'post[-_]text|post-body|post-?entry|post[-_]?content|postContent|post_inner_wrapper|"
+    "article-?text|articleText|(?:entry|page|text|article|art)-content|article__content|article(?:-|__)?body|"
+    "articleBody|ArticleContent|body-text|article__container')\n        ][1]\n        ",
+]
+PINNED_XPATHS["OVERALL_DISCARD_XPATH"] = [
+    "\n        .//*[self::div or self::item or self::list or self::p or self::section or self::span][\n"
+    "        @data-lp-replacement-content or\n        contains(translate(@role, 'N', 'n'), 'nav') or\n"
+    "        contains(@data-component, 'MostPopularStories') or\n        re:test(@id|@class, 'cookie') or\n"
+    "        re:test(@id, '^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author|"
+    "^(?:jp-|dpsp-content)|bmdh|footer|Footer|share|Share|nav|Nav|menu|related|message-container|premium|^ad-') or\n"
+    "        re:test(@class, '^shar|social|viral|newsletter|syndication|tags|sidebar|banner|bread-?crumb|button|author|"
+    "^(?:nav|post-nav|ZendeskForm)|subnav|avigation|navbar|navbox|menu|bar| ad |-ad-|(?:^| )ad-|dfp[Aa]d|outbrain|"
+    "taboola|criteo|paid-?content|widget|footer|Footer|byline|Byline|share-|sociable|embedded|embed|tag-list|consent|"
+    "modal-content|permission|elated|next-|-stories|most-popular|more-on|meta|rating|attachment|timestamp|user-info|"
+    "user-profile|-icon|article-infos|message-container|slide|viewport|overlay|options|expand|obfuscated|blurred|"
+    "mol-factbox|yin|zlylin|nfoline')]\n        ",
+    "\n        .//*[@class='comments-title' or\n        starts-with(@id|@class, 'reply-') or\n"
+    "        re:test(@id|@style, 'hidden') or\n        contains(@style, 'display:none') or contains(@style, 'display: none') or\n"
+    "        re:test(@id, 'reader-comments|akismet') or\n"
+    "        re:test(@class, '^hide-|comments-title|nocomments|-reply-|message|akismet|suggest-links|-hide-|hide-print| hidden| hide|noprint|notloaded') or @aria-hidden='true']\n        ",
+]
+
+
 def _source_hash(module: str, qualname: str) -> str:
     obj = importlib.import_module(module)
     for part in qualname.split("."):
@@ -74,7 +106,14 @@ def test_pinned_trafilatura_internals() -> None:
     assert not moved, f"trafilatura internals changed, re-check pipelines/trafilatura_fast.py: {moved}"
     xpaths = importlib.import_module("trafilatura.xpaths")
     for name, paths in PINNED_XPATHS.items():
-        assert [x.path for x in getattr(xpaths, name)] == paths, name
+        found = getattr(xpaths, name.split("[")[0])[:1 if name.endswith("[:1]") else None]
+        assert [x.path for x in found] == paths, name
+    # every main-extractor function that reads these XPaths, or calls one that does, is rebound
+    me = importlib.import_module("trafilatura.main_extractor")
+    names = {"BODY_XPATH", "OVERALL_DISCARD_XPATH", *trafilatura_fast._REBOUND}
+    readers = {n for n, f in vars(me).items()
+               if inspect.isfunction(f) and f.__module__ == me.__name__ and names & set(f.__code__.co_names)}
+    assert readers == set(trafilatura_fast._REBOUND), readers
     core = importlib.import_module("trafilatura.core")
     assert (core.ESCALATION_MAX_LENGTH, core.ESCALATION_PAGE_SHARE, core.ESCALATION_ACCEPT_RATIO) == (3000, 0.2, 1.5)
 
@@ -256,3 +295,55 @@ def test_generic_fast_pass_skips_bare_extraction(monkeypatch: pytest.MonkeyPatch
     assert generic._trafilatura(parse_html(html), None, fast=True) == expected
     monkeypatch.setattr(trafilatura_fast, "supported", lambda: False)
     assert generic._trafilatura(parse_html(html), None, fast=True) is None  # went to bare_extraction
+
+
+def _walks():
+    xpaths = importlib.import_module("trafilatura.xpaths")
+    overall, hidden = xpaths.OVERALL_DISCARD_XPATH
+    return ((lambda tree: [e for e in xpaths.BODY_XPATH[0](tree) if e is not None][:1], trafilatura_fast.first_body),
+            (overall, trafilatura_fast.overall_discard), (hidden, trafilatura_fast.hidden_discard))
+
+
+def test_walks_equal_xpaths_on_pages() -> None:
+    """The Python walks select what trafilatura's XPaths select, on the page as given and as
+    trafilatura's cleaning and tag conversion leave it (where its extractor reads them)."""
+    from trafilatura.htmlprocessing import convert_tags, tree_cleaning
+
+    options = trafilatura_fast.options_for(None)
+    hits = [0, 0, 0]
+    for name, html in PAGES:
+        tree = parse_html(html)
+        cleaned = convert_tags(tree_cleaning(parse_html(html), options), options, None)
+        for i, (xpath, walk) in enumerate(_walks()):
+            for t in (tree, cleaned):
+                found = xpath(t)
+                assert walk(t) == found, (name, i)
+                hits[i] += bool(found)
+    assert all(hits), hits
+
+
+_TAGS = ["div", "section", "article", "main", "p", "span", "list", "item", "aside", "ul"]
+_KEYS = ["id", "class", "style", "role", "itemprop", "aria-hidden", "data-component", "data-lp-replacement-content"]
+_VALUES = ["", "post", "entry", "articleBody", "articleContent", "article-body", "x article__content",
+           "cookie-bar", "share-tools", "Nav", "NAVIGATION", "menu", "ad-slot", "x ad y", "meta", "reply-1",
+           "hidden", "display:none", "display: none;", "true", "akismet", "hide-me", "x hidden", "MostPopularStories",
+           "commentary", "shared", "Byline", "embed"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(elems=st.lists(st.tuples(st.sampled_from(_TAGS),
+                                 st.lists(st.tuples(st.sampled_from(_KEYS), st.sampled_from(_VALUES)), max_size=4),
+                                 st.booleans()), min_size=1, max_size=5))
+def test_walks_equal_xpaths_on_attribute_mixes(elems: list[tuple[str, list[tuple[str, str]], bool]]) -> None:
+    """Attributes in any source order (`@id|@class` is the first of them), present but empty,
+    missing; nested or not."""
+    root = lxml.html.document_fromstring("<html><body><div>x</div></body></html>")
+    parent = root.find("body")
+    for tag, attrs, nest in elems:
+        el = etree.SubElement(parent, tag)
+        for k, v in attrs:
+            el.set(k, v)
+        el.text = "t"
+        parent = el if nest else parent
+    for xpath, walk in _walks():
+        assert walk(root) == xpath(root)
