@@ -10,14 +10,17 @@ and leaves out only what cannot change the body it returns:
 - the copy of the pruned page kept for the rescue steps (baseline, recall escalation): the
   cleaning works on the pruned page itself, and the pruned page is made again from the caller's
   tree only when a rescue step asks for it (short results);
-- the two raw-tree prunes whose XPaths test every div/section/list against EXSLT regexes
-  (a call back into Python per element): a pure-XPath test of a substring every match must hold
-  runs first, and the regex XPath only when it finds one (same matches, in C);
+- the raw-tree prunes (XPaths testing every div/section/list, with EXSLT regexes calling back
+  into Python per element) on pages where they cannot match: every match holds a substring
+  (`infinite`, `omment`...) that no @id or @class of the page holds;
+- html2txt of the page (a copy and a regex XPath, 3.6 ms) for the recall escalation, where a
+  bound on its length says the result is not under a fifth of it (`_text_bound`);
 - the options object, built once per process and copied (its config lookups cost 0.5 ms a call);
-- three XPaths of its main extractor that call EXSLT regexes back in Python for each candidate
-  element (the first article container, the two boilerplate discards: about a third of its
-  time) are answered by a Python walk with the same regexes and the same attribute rules; its
-  own extractor functions run unchanged, bound to a namespace holding these (`_extractor`).
+- four XPaths that call EXSLT regexes back in Python for each candidate element (its main
+  extractor's first article container and two boilerplate discards, about a third of its time;
+  html2txt's and the baseline's cleaning, 10 ms on a large page) are answered by Python walks
+  with the same regexes and the same attribute rules; trafilatura's own functions that read them
+  run unchanged, bound to a copy of their module's namespace holding the walks (`_rebound`).
 
 Everything trafilatura decides is still decided by its code. The functions replicated here are
 pinned: `tests/test_trafilatura_fast.py` fails when the installed trafilatura's source of them or
@@ -30,9 +33,11 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from copy import copy
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from lxml import etree
 
@@ -65,22 +70,19 @@ class _Prunes:
     comments: bool
 
 
+_IDS = etree.XPath("descendant-or-self::*/@id", smart_strings=False)
+_CLASSES = etree.XPath("descendant-or-self::*/@class", smart_strings=False)
+
+
 def _prunes(tree: etree._Element) -> _Prunes:
-    """One walk over the page's @id/@class values (cheaper than one XPath walk per prune, and
-    than the EXSLT regexes calling back into Python for every candidate element)."""
-    infinite = elementor = comments = False
-    for el in tree.iter(etree.Element):
-        ident, cls = el.get("id"), el.get("class")
-        if ident is None and cls is None:
-            continue
-        both = f"{ident} {cls}"
-        if not infinite:
-            infinite = any(h in both for h in _INFINITE_HINTS)
-        if not elementor:
-            elementor = cls is not None and _ELEMENTOR_HINT in cls
-        if not comments:
-            comments = any(h in both for h in _COMMENT_HINTS)
-    return _Prunes(infinite, elementor, comments)
+    """Substring tests on the page's @id and @class values, joined (one C walk each: cheaper
+    than one XPath walk per prune, and than the EXSLT regexes calling back into Python for
+    every candidate element). The hints hold no newline, so none spans two values."""
+    classes = "\n".join(_CLASSES(tree))
+    both = "\n".join(_IDS(tree)) + "\n" + classes
+    return _Prunes(infinite=any(h in both for h in _INFINITE_HINTS),
+                   elementor=_ELEMENTOR_HINT in classes,
+                   comments=any(h in both for h in _COMMENT_HINTS))
 
 
 def _first_of(el: etree._Element, a: str, b: str, va: str | None, vb: str | None) -> str | None:
@@ -109,6 +111,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "discard_id": re.compile(alt(xp._OVERALL_DISCARD_BOTH_TOKENS + xp._OVERALL_DISCARD_ID_TOKENS)),
         "discard_class": re.compile(alt(xp._OVERALL_DISCARD_BOTH_TOKENS + xp._OVERALL_DISCARD_CLASS_TOKENS)),
         "hidden_id": re.compile("reader-comments|akismet"),
+        # lxml's EXSLT re:test with the 'i' flag: re.IGNORECASE
+        "cookie_banner": re.compile(importlib.import_module("trafilatura.settings")._COOKIE_CONSENT_RE, re.I),
         "hidden_class": re.compile("^hide-|comments-title|nocomments|-reply-|message|akismet|suggest-links"
                                    "|-hide-|hide-print| hidden| hide|noprint|notloaded"),
     }
@@ -178,29 +182,63 @@ def hidden_discard(tree: etree._Element) -> list[etree._Element]:
     return out
 
 
-# trafilatura's main-extractor functions that read BODY_XPATH / OVERALL_DISCARD_XPATH, directly
-# or through each other
-_REBOUND = ("extract_content", "_extract", "prune_unwanted_sections", "recover_wild_text")
+_BASIC_CLEAN_TAGS = frozenset(("aside", "fencedframe", "footer", "script", "style", "svg", "template"))
+
+
+def basic_clean(tree: etree._Element) -> list[etree._Element]:
+    """BASIC_CLEAN_XPATH's elements, in document order: asides, footers, scripts... and cookie
+    banners (html2txt's and the baseline's cleaning)."""
+    cookie = _patterns()["cookie_banner"].search
+    out = []
+    for el in tree.iter(etree.Element):
+        if el is tree:
+            continue
+        tag = el.tag
+        if tag in _BASIC_CLEAN_TAGS:
+            out.append(el)
+            continue
+        get = el.get
+        cls, ident = get("class"), get("id")
+        if cls is None and ident is None:
+            continue
+        if ((tag == "div" and "footer" in (_first_of(el, "class", "id", cls, ident) or ""))
+                or (cls is not None and cookie(cls)) or (ident is not None and cookie(ident))):
+            out.append(el)
+    return out
+
+
+# trafilatura's functions that read the XPaths answered above, directly or through each other
+_REBOUND = {
+    "trafilatura.main_extractor": ("extract_content", "_extract", "prune_unwanted_sections", "recover_wild_text"),
+    "trafilatura.baseline": ("basic_cleaning", "html2txt", "baseline"),
+}
 
 
 @cache
-def _extractor():
-    """trafilatura's `extract_content`: its code unchanged, bound (with the functions it calls
-    that read them) to a copy of its module's namespace where BODY_XPATH[0] and
-    OVERALL_DISCARD_XPATH are the walks above. trafilatura itself is left as it is."""
+def _rebound() -> dict[str, Callable[..., Any]]:
+    """trafilatura's functions in `_REBOUND`: their code unchanged, bound to a copy of their
+    module's namespace where BODY_XPATH[0], OVERALL_DISCARD_XPATH and BASIC_CLEAN_XPATH are the
+    walks above. trafilatura itself is left as it is."""
     import importlib
     import types
 
-    me = importlib.import_module("trafilatura.main_extractor")
-    ns = dict(vars(me))
-    ns["BODY_XPATH"] = [first_body, *me.BODY_XPATH[1:]]
-    ns["OVERALL_DISCARD_XPATH"] = [overall_discard, hidden_discard]
-    for name in _REBOUND:
-        fn = getattr(me, name)
-        clone = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
-        clone.__kwdefaults__ = fn.__kwdefaults__
-        ns[name] = clone
-    return ns["extract_content"]
+    walks = {
+        "trafilatura.main_extractor": lambda me: {
+            "BODY_XPATH": [first_body, *me.BODY_XPATH[1:]],
+            "OVERALL_DISCARD_XPATH": [overall_discard, hidden_discard]},
+        "trafilatura.baseline": lambda _: {"BASIC_CLEAN_XPATH": basic_clean},
+    }
+    out = {}
+    for module_name, names in _REBOUND.items():
+        module = importlib.import_module(module_name)
+        ns = dict(vars(module))
+        ns.update(walks[module_name](module))
+        for name in names:
+            fn = getattr(module, name)
+            clone = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
+            clone.__kwdefaults__ = fn.__kwdefaults__
+            ns[name] = out[name] = clone
+    return out
 
 
 @cache
@@ -265,7 +303,6 @@ def fast_body(tree: etree._Element, url: str | None) -> etree._Element | None:
     """The body `bare_extraction(tree, url=url, fast=True, include_comments=False,
     include_tables=True, include_images=False, include_links=False, deduplicate=False,
     with_metadata=False)` returns, or None where it returns None. `tree` is left untouched."""
-    from trafilatura.baseline import baseline, html2txt
     from trafilatura.core import (
         ESCALATION_ACCEPT_RATIO,
         ESCALATION_MAX_LENGTH,
@@ -275,7 +312,8 @@ def fast_body(tree: etree._Element, url: str | None) -> etree._Element | None:
     )
     from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 
-    extract_content = _extractor()
+    rebound = _rebound()
+    extract_content, baseline, html2txt = rebound["extract_content"], rebound["baseline"], rebound["html2txt"]
     options = options_for(url)
     try:
         is_forum = _forum_thread_page(tree)

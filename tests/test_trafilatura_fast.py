@@ -42,6 +42,8 @@ PINNED_SOURCES = {
     ("trafilatura.main_extractor", "_extract"): "3e0e39ed3e03e8e4",
     ("trafilatura.main_extractor", "prune_unwanted_sections"): "e6eb7afcc64d3f37",
     ("trafilatura.main_extractor", "recover_wild_text"): "335f6d13321fd4e3",
+    ("trafilatura.baseline", "basic_cleaning"): "80877b2ccdefda2d",
+    ("trafilatura.baseline", "baseline"): "4a4215f815e62745",
 }
 PINNED_XPATHS = {
     "RAW_TREE_PRUNE_XPATH": [
@@ -90,6 +92,15 @@ PINNED_XPATHS["OVERALL_DISCARD_XPATH"] = [
 ]
 
 
+BASIC_CLEAN_PATH = (
+    ".//aside|.//div[contains(@class|@id, 'footer')]|.//fencedframe|.//footer|.//script|.//style|.//svg|.//template"
+    "|.//*[re:test(@class, 'cookie[-_]?(?:banner|bar|consent|law|notice|policy|description)|notice[-_]{0,2}cookie|"
+    "consent[-_]?(?:banner|manager|sdk)|borlabs|cookiebot|cmplz|onetrust|moove[-_]?gdpr', 'i') or "
+    "re:test(@id, 'cookie[-_]?(?:banner|bar|consent|law|notice|policy|description)|notice[-_]{0,2}cookie|"
+    "consent[-_]?(?:banner|manager|sdk)|borlabs|cookiebot|cmplz|onetrust|moove[-_]?gdpr', 'i')]"
+)
+
+
 def _source_hash(module: str, qualname: str) -> str:
     obj = importlib.import_module(module)
     for part in qualname.split("."):
@@ -108,12 +119,14 @@ def test_pinned_trafilatura_internals() -> None:
     for name, paths in PINNED_XPATHS.items():
         found = getattr(xpaths, name.split("[")[0])[:1 if name.endswith("[:1]") else None]
         assert [x.path for x in found] == paths, name
-    # every main-extractor function that reads these XPaths, or calls one that does, is rebound
-    me = importlib.import_module("trafilatura.main_extractor")
-    names = {"BODY_XPATH", "OVERALL_DISCARD_XPATH", *trafilatura_fast._REBOUND}
-    readers = {n for n, f in vars(me).items()
-               if inspect.isfunction(f) and f.__module__ == me.__name__ and names & set(f.__code__.co_names)}
-    assert readers == set(trafilatura_fast._REBOUND), readers
+    assert importlib.import_module("trafilatura.settings").BASIC_CLEAN_XPATH.path == BASIC_CLEAN_PATH
+    # every function of these modules that reads the XPaths, or calls one that does, is rebound
+    for module_name, rebound in trafilatura_fast._REBOUND.items():
+        module = importlib.import_module(module_name)
+        names = {"BODY_XPATH", "OVERALL_DISCARD_XPATH", "BASIC_CLEAN_XPATH", *rebound}
+        readers = {n for n, f in vars(module).items()
+                   if inspect.isfunction(f) and f.__module__ == module_name and names & set(f.__code__.co_names)}
+        assert readers == set(rebound), (module_name, readers)
     core = importlib.import_module("trafilatura.core")
     assert (core.ESCALATION_MAX_LENGTH, core.ESCALATION_PAGE_SHARE, core.ESCALATION_ACCEPT_RATIO) == (3000, 0.2, 1.5)
 
@@ -181,7 +194,6 @@ def test_fast_body_equals_bare_extraction(monkeypatch: pytest.MonkeyPatch) -> No
     """Same body, element for element, and the caller's tree untouched; every branch taken."""
     taken: dict[str, int] = {"baseline": 0, "html2txt": 0, "recall": 0, "comments": 0, "infinite": 0}
     core = importlib.import_module("trafilatura.core")
-    baseline_mod = importlib.import_module("trafilatura.baseline")
     real_prunes = trafilatura_fast._prunes
 
     def count(name, fn):
@@ -196,8 +208,9 @@ def test_fast_body_equals_bare_extraction(monkeypatch: pytest.MonkeyPatch) -> No
         taken["infinite"] += p.infinite
         return p
 
-    monkeypatch.setattr(baseline_mod, "baseline", count("baseline", baseline_mod.baseline))
-    monkeypatch.setattr(baseline_mod, "html2txt", count("html2txt", baseline_mod.html2txt))
+    rebound = trafilatura_fast._rebound()
+    monkeypatch.setitem(rebound, "baseline", count("baseline", rebound["baseline"]))
+    monkeypatch.setitem(rebound, "html2txt", count("html2txt", rebound["html2txt"]))
     monkeypatch.setattr(core, "_recall_retry", count("recall", core._recall_retry))
     monkeypatch.setattr(trafilatura_fast, "_prunes", prunes)
     for name, html in PAGES:
@@ -301,7 +314,8 @@ def _walks():
     xpaths = importlib.import_module("trafilatura.xpaths")
     overall, hidden = xpaths.OVERALL_DISCARD_XPATH
     return ((lambda tree: [e for e in xpaths.BODY_XPATH[0](tree) if e is not None][:1], trafilatura_fast.first_body),
-            (overall, trafilatura_fast.overall_discard), (hidden, trafilatura_fast.hidden_discard))
+            (overall, trafilatura_fast.overall_discard), (hidden, trafilatura_fast.hidden_discard),
+            (importlib.import_module("trafilatura.settings").BASIC_CLEAN_XPATH, trafilatura_fast.basic_clean))
 
 
 def test_walks_equal_xpaths_on_pages() -> None:
@@ -310,7 +324,7 @@ def test_walks_equal_xpaths_on_pages() -> None:
     from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 
     options = trafilatura_fast.options_for(None)
-    hits = [0, 0, 0]
+    hits = [0, 0, 0, 0]
     for name, html in PAGES:
         tree = parse_html(html)
         cleaned = convert_tags(tree_cleaning(parse_html(html), options), options, None)
@@ -322,12 +336,12 @@ def test_walks_equal_xpaths_on_pages() -> None:
     assert all(hits), hits
 
 
-_TAGS = ["div", "section", "article", "main", "p", "span", "list", "item", "aside", "ul"]
+_TAGS = ["div", "section", "article", "main", "p", "span", "list", "item", "aside", "ul", "footer", "svg", "b"]
 _KEYS = ["id", "class", "style", "role", "itemprop", "aria-hidden", "data-component", "data-lp-replacement-content"]
 _VALUES = ["", "post", "entry", "articleBody", "articleContent", "article-body", "x article__content",
            "cookie-bar", "share-tools", "Nav", "NAVIGATION", "menu", "ad-slot", "x ad y", "meta", "reply-1",
            "hidden", "display:none", "display: none;", "true", "akismet", "hide-me", "x hidden", "MostPopularStories",
-           "commentary", "shared", "Byline", "embed"]
+           "commentary", "shared", "Byline", "embed", "page-footer", "Cookie_Banner", "x onetrust", "NOTICE--cookie"]
 
 
 @settings(max_examples=400, deadline=None)
