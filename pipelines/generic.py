@@ -98,6 +98,16 @@ def body_blocks(body: etree._Element) -> list[Block]:
     return buf.out
 
 
+def plain_paragraph_ids(tree: etree._Element) -> None:
+    """Take the `id` off every `<p>`: a paragraph is text whatever its id says, and trafilatura's
+    discard rules read ids by substring ("nav", "menu", "share"), so a generated id like
+    `NavzzU` cost a 130-word paragraph of a film review (issue 10, videos-1). No other page of
+    the five sets changes."""
+    for p in tree.iter("p"):
+        if "id" in p.attrib:
+            del p.attrib["id"]
+
+
 def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[Block] | None:
     """Trafilatura's body as our blocks; None when it found nothing or crashed.
 
@@ -222,6 +232,11 @@ _SENTENCE_END_RE = re.compile(r"[.!?…。！？][\"'”’)\]]?$")
 _WORD_RE = re.compile(r"\w+")
 
 
+def _folded(text: str) -> str:
+    """Text with its runs of white space folded to one space, as it reads."""
+    return " ".join(text.split())
+
+
 def _unlinked_text(el: etree._Element) -> str:
     """The text of `el` outside its links."""
     parts: list[str] = []
@@ -272,10 +287,13 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
         parent = el.getparent()
         if parent is None:
             continue
-        chars = len(text_of(el).strip())
+        # A heading's text as it reads: a card's kicker, link and source indentation
+        # ("<h4>\n\t\t<strong>Editorial</strong>\n\t\t <a>…</a></h4>") counted no white space.
+        heading = el.tag in _HEADINGS
+        chars = len(_folded(text_of(el)) if heading else text_of(el).strip())
         if not chars or chars > TEASER_MAX_CHARS:
             continue
-        links = [text_of(a).strip() for a in el.iter("a")]
+        links = [_folded(text_of(a)) if heading else text_of(a).strip() for a in el.iter("a")]
         if sum(map(len, links)) < TEASER_LINK_SHARE * chars:
             continue
         if links[0].startswith(("http", "www.")) or max(map(len, links)) < TEASER_MIN_LINK:
@@ -369,6 +387,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     removed: Counter[str] = Counter()
     jsonld = list(jsonld)
     drop_link_teasers(tree, removed)
+    plain_paragraph_ids(tree)
     blocks = _trafilatura(tree, url, fast=True)
     # Galleries are looked for only when the result shows a slide counter (a whole-tree scan
     # costs a millisecond a page); the page is then read again without them.

@@ -361,3 +361,34 @@ def test_a_quotes_attribution_line_is_not_trimmed_as_a_fragment():
     attribution = Block("quote", "— The Nigerian Senate (@NGRSenate) October 9, 2018")
     assert trim_tail([para, tweet, attribution], Counter()) == [para, tweet, attribution]
     assert trim_tail([para, Block("paragraph", "Politics")], Counter()) == [para]
+
+
+def test_a_teaser_headings_link_share_is_measured_on_its_text_as_it_reads():
+    # A teaser card's heading: a kicker, then the linked headline, the source indented over three
+    # lines. Counted with its white space, the unlinked part looked like a third of the heading.
+    from collections import Counter
+
+    from kirinuki.pipelines.generic import drop_link_teasers
+    from lxml import html
+
+    tree = html.fromstring(
+        "<html><body><div><h4 class='heading'>\n\t\t\t\t<strong>News</strong>\n\t\t\t\t      "
+        "<a href='/news/opinion/story-1'>Fraser’s lasting legacy</a>\n\t\t</h4>"
+        "<h4>Editorial: <a href='/news/opinion/story-2'>Fraser’s lasting legacy</a>, and why it matters today</h4>"
+        "</div></body></html>")
+    drop_link_teasers(tree, Counter())
+    assert [h.text_content() for h in tree.iter("h4")] == [
+        "Editorial: Fraser’s lasting legacy, and why it matters today"]
+
+
+def test_a_paragraphs_generated_id_does_not_make_it_navigation():
+    # Trafilatura discards elements whose id holds "Nav"; a CMS's random paragraph id can.
+    from kirinuki.pipelines import Page, clean
+
+    paras = "".join(f"<p id='p{i}x'>Paragraph {i} of the review says why this film is among the best of the "
+                    "year, and where it can be watched.</p>" for i in range(5))
+    page = ("<html><head><title>Best films</title></head><body><article><h1>Best films</h1>" + paras
+            + "<p id='NavzzU'>Winner of the Palme d’Or at the Cannes Film Festival, The Square is a hilariously "
+            "needling comedy about the contemporary art world.</p></article></body></html>")
+    r = clean(Page(url="https://example.org/films", body=page.encode()), generic_only=True)[0]
+    assert "Palme" in r["text"]
