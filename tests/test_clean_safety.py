@@ -384,7 +384,9 @@ def _workers_of(pid: int) -> list[int]:
 
 @pytest.mark.e2e
 def test_sigint_stops_fast_keeps_complete_records_and_no_temp_file(tmp_path):
-    n = 400
+    # Enough pages that the run cannot end between the first write and the signal: since the
+    # speed work, 400 of them took 1.5 s and a loaded CI machine saw the run finish first.
+    n = 2000
     d = _pages_dir(tmp_path, n, 300)
     outdir = tmp_path / "out"
     outdir.mkdir()
