@@ -383,10 +383,6 @@ def has_time(value: str) -> bool:
     return bool(_TIME_RE.search(value))
 
 
-def first_date(values: list[Any], tz: timezone, target: timezone | None) -> str | None:
-    return first_date_raw(values, tz, target)[0]
-
-
 def first_date_raw(values: list[Any], tz: timezone, target: timezone | None) -> tuple[str | None, str | None]:
     """The first parseable date and the string it came from (to tell whether it had a time)."""
     for v in values:
