@@ -7,13 +7,16 @@ over every `.html`/`.html.gz` file (reading and gunzipping included for both); r
 the order so a noisy shared machine hurts both alike. kirinuki's modules are byte-compiled first,
 as an installed wheel's are (trafilatura's are). Prints the best wall seconds, pages/s and
 the ratio (the issue's measure), the best CPU seconds of each whole process tree and their ratio
-(steadier on a shared machine), and each child's peak RSS (ru_maxrss of the child).
+(steadier on a shared machine), each child's peak RSS (ru_maxrss of the child), and the CPU
+ratio of each round's back-to-back pair (median and range): on a host whose speed drifts, the
+best runs of the two systems may come from different minutes, a pair's two runs do not.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +104,9 @@ def main() -> int:
     print(f"ratio kirinuki/trafilatura pages/s: {best_t / best_o:.2f} wall, {cpu_t / cpu_o:.2f} CPU "
           f"(kirinuki clean -j {args.jobs}: decode, profile or generic extraction, metadata, language, "
           f"normalization, schema, JSON)")
+    paired = sorted(t[1] / o[1] for o, t in zip(ours, traf, strict=True))
+    print(f"paired CPU ratio per round (the two runs of a round are back to back): "
+          f"median {statistics.median(paired):.2f}, range {paired[0]:.2f}-{paired[-1]:.2f}")
     return 0
 
 
