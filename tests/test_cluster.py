@@ -73,6 +73,20 @@ def kirinuki(*args: str, log: Path) -> subprocess.Popen:
     return proc
 
 
+def start_seeder(sources: Path, out: Path, log: Path) -> subprocess.Popen:
+    """A seeding `kirinuki crawl` of the cluster named in `sources`, writing into `out`."""
+    return kirinuki("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
+                    "--log-level", "INFO", log=log)
+
+
+def start_worker(sources: Path, log: Path, *, until_idle: bool = False) -> subprocess.Popen:
+    """A `kirinuki worker` cleaning in its own process (`--workers 0`); with `until_idle` it
+    stops once the queue is empty, else it serves until told to stop."""
+    idle = ("--until-idle",) if until_idle else ()
+    return kirinuki("worker", *idle, "--sources", str(sources), "--workers", "0",
+                    "--log-level", "INFO", log=log)
+
+
 def article_hits(server: SiteServer) -> int:
     return sum(1 for h in list(server.hits) if h.path.startswith("/news/"))
 
@@ -101,14 +115,11 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, redis_url, postgres_url
     try:
         sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=2)
         out = tmp_path / "out"
-        seeder = kirinuki("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
-                          "--log-level", "INFO", log=tmp_path / "seeder.log")
-        worker_args = ("worker", "--until-idle", "--sources", str(sources), "--workers", "0",
-                       "--log-level", "INFO")
-        victim = kirinuki(*worker_args, log=tmp_path / "victim.log")
+        seeder = start_seeder(sources, out, tmp_path / "seeder.log")
+        victim = start_worker(sources, tmp_path / "victim.log", until_idle=True)
         # the victim alone first, so that it is the one holding requests when it dies
         wait_for(lambda: article_hits(server) >= 6, 60, "the first articles")
-        survivor = kirinuki(*worker_args, log=tmp_path / "survivor.log")
+        survivor = start_worker(sources, tmp_path / "survivor.log", until_idle=True)
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         hits_at_kill = article_hits(server)
@@ -135,10 +146,8 @@ def test_redis_restart_mid_run_is_waited_out(tmp_path, redis_server, redis_url, 
     try:
         sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=15)
         out = tmp_path / "out"
-        seeder = kirinuki("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
-                          "--log-level", "INFO", log=tmp_path / "seeder.log")
-        worker = kirinuki("worker", "--until-idle", "--sources", str(sources), "--workers", "0",
-                          "--log-level", "INFO", log=tmp_path / "worker.log")
+        seeder = start_seeder(sources, out, tmp_path / "seeder.log")
+        worker = start_worker(sources, tmp_path / "worker.log", until_idle=True)
         wait_for(lambda: article_hits(server) >= 4, 60, "the first articles")
         redis_server.restart(down_for=2.0)
         summary, records = finished(seeder, out)
@@ -160,15 +169,12 @@ def test_sigterm_finishes_in_flight_pages_and_exits_0(tmp_path, redis_url, postg
     try:
         sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=15)
         out = tmp_path / "out"
-        seeder = kirinuki("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
-                          "--log-level", "INFO", log=tmp_path / "seeder.log")
-        first = kirinuki("worker", "--sources", str(sources), "--workers", "0",
-                         "--log-level", "INFO", log=tmp_path / "first.log")
+        seeder = start_seeder(sources, out, tmp_path / "seeder.log")
+        first = start_worker(sources, tmp_path / "first.log")
         wait_for(lambda: article_hits(server) >= 4, 60, "the first articles")
         first.send_signal(signal.SIGTERM)
         assert first.wait(60) == 0
-        second = kirinuki("worker", "--until-idle", "--sources", str(sources), "--workers", "0",
-                          "--log-level", "INFO", log=tmp_path / "second.log")
+        second = start_worker(sources, tmp_path / "second.log", until_idle=True)
         summary, records = finished(seeder, out)
         assert second.wait(60) == 0
     finally:
@@ -195,17 +201,14 @@ def test_seeder_sigterm_stops_the_run_and_the_next_run_gets_the_rest(tmp_path, r
     try:
         sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=15)
         out = tmp_path / "out"
-        args = ("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
-                "--log-level", "INFO")
-        seeder = kirinuki(*args, log=tmp_path / "seeder.log")
-        worker = kirinuki("worker", "--sources", str(sources), "--workers", "0",
-                          "--log-level", "INFO", log=tmp_path / "worker.log")
+        seeder = start_seeder(sources, out, tmp_path / "seeder.log")
+        worker = start_worker(sources, tmp_path / "worker.log")
         wait_for(lambda: article_hits(server) >= 4, 60, "the first articles")
         seeder.send_signal(signal.SIGTERM)
         summary, first = finished(seeder, out)
         assert summary["finish_reason"] == "shutdown"
         assert 0 < len(first) < n
-        seeder = kirinuki(*args, log=tmp_path / "seeder2.log")
+        seeder = start_seeder(sources, out, tmp_path / "seeder2.log")
         seeder.communicate(timeout=120)
         assert seeder.returncode == 0
         worker.send_signal(signal.SIGTERM)
@@ -225,18 +228,15 @@ def test_a_killed_seeder_s_run_is_finished_by_the_next_seeder(tmp_path, redis_ur
     try:
         sources = sources_file(tmp_path, server, redis_url, postgres_url, lease_timeout=15)
         out = tmp_path / "out"
-        args = ("crawl", "--sources", str(sources), "-o", str(out), "--no-progress",
-                "--log-level", "INFO")
-        seeder = kirinuki(*args, log=tmp_path / "seeder.log")
-        worker = kirinuki("worker", "--sources", str(sources), "--workers", "0",
-                          "--log-level", "INFO", log=tmp_path / "worker.log")
+        seeder = start_seeder(sources, out, tmp_path / "seeder.log")
+        worker = start_worker(sources, tmp_path / "worker.log")
         wait_for(lambda: article_hits(server) >= 4, 60, "the first articles")
         seeder.kill()
         seeder.wait(10)
         import redis
 
         redis.Redis.from_url(redis_url).delete("kirinuki:seeder")  # its lock, as after its TTL
-        seeder = kirinuki(*args, log=tmp_path / "seeder2.log")
+        seeder = start_seeder(sources, out, tmp_path / "seeder2.log")
         seeder.communicate(timeout=120)
         assert seeder.returncode == 0
         worker.send_signal(signal.SIGTERM)
