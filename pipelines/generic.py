@@ -34,6 +34,9 @@ from kirinuki.pipelines.thresholds import (
     CHUNK_PROBE_CHARS,
     LINK_MENU_MAX_CHARS,
     LINK_MENU_MAX_UNLINKED,
+    LIST_MAX_LINK_SHARE,
+    LIST_SENTENCE_WORDS,
+    LOOSE_MIN_CHARS,
     SHELL_BODY_MIN,
     SHELL_SHARE,
     SHORT_SHARE,
@@ -106,6 +109,32 @@ def plain_paragraph_ids(tree: etree._Element) -> None:
     for p in tree.iter("p"):
         if "id" in p.attrib:
             del p.attrib["id"]
+
+
+# Blocks whose tail may hold a loose paragraph (an embed's or a figure's wrapper, a table, a list).
+_LOOSE_AFTER = ("div", "figure", "table", "ul", "ol", "blockquote", "section")
+
+
+def wrap_loose_text(tree: etree._Element) -> None:
+    """Put a paragraph printed as loose text after a block (`<div>figure</div>The Federal Flag
+    Code has…<p>`) into a `<p>` of its own, among the `<p>` siblings it reads with.
+
+    Trafilatura's fast pass leaves the tail of a `<div>` out when the container's text is in
+    `<p>` elements: the paragraph after an embedded photo or player is lost (issue 10, yahoo-3:
+    a 50-word paragraph). Only tails of `LOOSE_MIN_CHARS` or more, under a parent that holds `<p>`
+    children, are wrapped: white space and separators between blocks stay as they are.
+    """
+    for el in tree.iter(*_LOOSE_AFTER):
+        tail = el.tail
+        if not tail or len(tail.strip()) < LOOSE_MIN_CHARS:
+            continue
+        parent = el.getparent()
+        if parent is None or parent.find("p") is None:
+            continue
+        p = etree.Element("p")
+        p.text = tail
+        el.tail = None
+        el.addnext(p)
 
 
 def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[Block] | None:
@@ -272,13 +301,28 @@ def _section_anchor(el: etree._Element) -> bool:
                                        for a in el.iter("a"))
 
 
+def _article_list(parent: etree._Element, tag: str) -> bool:
+    """A list that is the article's own: mostly its own words (under `LIST_MAX_LINK_SHARE` link
+    text) with an item that is a sentence of `LIST_SENTENCE_WORDS` unlinked words. Its linked
+    items ("Here's our Firefox Year in Review!" among a blog post's highlights, a reference list's
+    "^ <a>Title</a>" entries) are items, not teasers (issue 10). A related-stories list is all
+    headlines; a teaser card's byline or kicker is no sentence."""
+    total = len(_folded(text_of(parent)))
+    linked = sum(len(_folded(text_of(a))) for a in parent.iter("a"))
+    if linked >= LIST_MAX_LINK_SHARE * total:
+        return False
+    return any(s.tag == tag and _SENTENCE_END_RE.search(text_of(s).strip())
+               and len(_WORD_RE.findall(_unlinked_text(s))) >= LIST_SENTENCE_WORDS for s in parent)
+
+
 def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     """Remove short paragraphs, headings and list items that are mostly link text.
 
     "ALSO READ: <a>headline</a>", "Les også: <a>...</a>", a list of headlines under the article:
     teasers for other pages, which trafilatura keeps when they sit inside the article container.
     Article prose is rarely more than two thirds link text. Kept: a printed URL (a reference the
-    text cites), a line of short keyword links, and a lone linked list item (an inline list).
+    text cites), a line of short keyword links, a lone linked list item (an inline list) and the
+    linked items of a list that is mostly the article's own sentences (`_article_list`).
     """
     if tree.find(".//a") is None:
         return  # a page of a million paragraphs and no link: no scan of each for links
@@ -306,6 +350,8 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
             key = (parent, el.tag)
             if key not in siblings:
                 siblings[key] = sum(1 for s in parent if s.tag == el.tag)
+                if siblings[key] >= 2 and _article_list(parent, el.tag):
+                    siblings[key] = 0  # its linked items are the article's items
             if siblings[key] < 2:
                 continue
         drop_element(el)
@@ -388,6 +434,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     jsonld = list(jsonld)
     drop_link_teasers(tree, removed)
     plain_paragraph_ids(tree)
+    wrap_loose_text(tree)
     blocks = _trafilatura(tree, url, fast=True)
     # Galleries are looked for only when the result shows a slide counter (a whole-tree scan
     # costs a millisecond a page); the page is then read again without them.

@@ -47,6 +47,10 @@ TEASER_MAX_CHARS = 300  # a paragraph, heading or list item up to this long ...
 TEASER_LINK_SHARE = 0.7  # ... that is this much link text is a teaser for another page
 TEASER_MIN_LINK = 12  # its longest link is a headline, not keyword links (place names to topics)
 TEASER_SENTENCE_WORDS = 3  # ... unless it is a sentence with this many words outside its links
+LIST_MAX_LINK_SHARE = 0.5  # a list under this share of link text ...
+LIST_SENTENCE_WORDS = 8  # ... with an item that is a sentence of this many unlinked words is the
+# article's list: its linked items stay (generic._article_list)
+LOOSE_MIN_CHARS = 80  # loose text this long after a block is a paragraph (generic.wrap_loose_text)
 
 # --- headings and lists between two extracted paragraphs (gaps.fill_gaps) ----------------
 GAP_MAX_LINK_SHARE = 0.5  # a list this much link text (related stories) is not put back

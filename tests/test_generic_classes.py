@@ -392,3 +392,42 @@ def test_a_paragraphs_generated_id_does_not_make_it_navigation():
             "needling comedy about the contemporary art world.</p></article></body></html>")
     r = clean(Page(url="https://example.org/films", body=page.encode()), generic_only=True)[0]
     assert "Palme" in r["text"]
+
+
+def test_the_linked_items_of_an_articles_own_list_are_not_teasers():
+    # A blog post's highlights: two items are only a link, one is a sentence of the post's own.
+    from collections import Counter
+
+    from kirinuki.pipelines.generic import drop_link_teasers
+    from lxml import html
+
+    tree = html.fromstring(
+        "<html><body><article><ul>"
+        "<li><a href='/a'>Here's our Firefox Year in Review!</a></li>"
+        "<li><a href='/b'>Here's our Performance Year in Review!</a></li>"
+        "<li>We've just landed <a href='/c'>Bug 1553982</a>, which aims to prevent starting an update "
+        "while another instance of the browser is running.</li>"
+        "</ul><ul>"
+        "<li><a href='/d'>Plymouth protests erupt in violence as people are injured</a></li>"
+        "<li><a href='/e'>Storm closes the harbour for a second night</a></li>"
+        "</ul></article></body></html>")
+    removed: Counter[str] = Counter()
+    drop_link_teasers(tree, removed)
+    items = [li.text_content() for li in tree.iter("li")]
+    assert items[:2] == ["Here's our Firefox Year in Review!", "Here's our Performance Year in Review!"]
+    assert len(items) == 3 and removed["related"] == 2  # the headline list still goes
+
+
+def test_a_paragraph_printed_as_loose_text_after_a_figure_is_kept():
+    # The paragraph after an embedded photo is the tail of the photo's wrapper, not a <p>.
+    from kirinuki.pipelines import Page, clean
+
+    paras = "".join(f"<p>Paragraph {i} tells how the photographer's picture of a newborn wrapped in the flag "
+                    "drew comments from strangers.</p>" for i in range(5))
+    page = ("<html><head><title>Flag photo</title></head><body><article><h1>Flag photo</h1>" + paras
+            + "<div class='fig'><figure><img src='a.jpg'></figure><p class='legend'>Vanessa Hicks</p></div>"
+            "The Federal Flag Code has guidelines for the proper treatment of the flag but there are no rules "
+            "for punishment related to violations.<p></p>" + paras.replace("Paragraph", "Part")
+            + "</article></body></html>")
+    r = clean(Page(url="https://example.org/flag", body=page.encode()), generic_only=True)[0]
+    assert "The Federal Flag Code has guidelines" in r["text"]
