@@ -25,6 +25,8 @@ from kirinuki.pipelines.noise import drop_element
 from kirinuki.pipelines.normalize import normalize_text
 from kirinuki.pipelines.readability_vote import vote_edges
 from kirinuki.pipelines.thresholds import (
+    CARD_MAX_CHARS,
+    CARD_MIN_SIBLINGS,
     CHUNK_ANCHOR_MIN_CHARS,
     CHUNK_COVERED_SHARE,
     CHUNK_MAX_LINK_SHARE,
@@ -315,17 +317,52 @@ def _article_list(parent: etree._Element, tag: str) -> bool:
                and len(_WORD_RE.findall(_unlinked_text(s))) >= LIST_SENTENCE_WORDS for s in parent)
 
 
+_LINKED_HEADINGS = etree.XPath("//h2[.//a] | //h3[.//a] | //h4[.//a] | //h5[.//a] | //h6[.//a]")
+
+
+def _card(box: etree._Element) -> bool:
+    """A teaser card: one heading linked to another page and a short summary, `CARD_MAX_CHARS`
+    of text in all."""
+    if len(_folded(text_of(box))) > CARD_MAX_CHARS:
+        return False
+    heads = [h for h in box if h.tag in _HEADINGS and h.find(".//a") is not None]
+    return len(heads) == 1 and not _section_anchor(heads[0])
+
+
+def drop_teaser_cards(tree: etree._Element, removed: Counter[str]) -> None:
+    """Remove lists of teaser cards: `CARD_MIN_SIBLINGS` or more sibling boxes of one kind (tag
+    and first class) that are each a linked headline and its summary ("Other Opinion Columns"
+    under a column: a kicker, a linked headline, a standfirst, a date). Each card's headline can
+    escape the link-teaser rule (a kicker's words dilute its link share) and its summary is
+    prose, which trafilatura keeps under the article (issue 10, herald-sun-1)."""
+    seen: set[etree._Element] = set()
+    for h in _LINKED_HEADINGS(tree):
+        box = h.getparent()
+        parent = box.getparent() if box is not None else None
+        if parent is None or parent in seen:
+            continue
+        seen.add(parent)
+        kind = (box.get("class") or "").split()[:1]
+        same = [s for s in parent if s.tag == box.tag and (s.get("class") or "").split()[:1] == kind]
+        if len(same) >= CARD_MIN_SIBLINGS and all(_card(s) for s in same):
+            for s in same:
+                drop_element(s)
+                removed["related"] += 1
+
+
 def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     """Remove short paragraphs, headings and list items that are mostly link text.
 
     "ALSO READ: <a>headline</a>", "Les også: <a>...</a>", a list of headlines under the article:
     teasers for other pages, which trafilatura keeps when they sit inside the article container.
-    Article prose is rarely more than two thirds link text. Kept: a printed URL (a reference the
-    text cites), a line of short keyword links, a lone linked list item (an inline list) and the
-    linked items of a list that is mostly the article's own sentences (`_article_list`).
+    Lists of teaser cards go first (`drop_teaser_cards`). Article prose is rarely more than two
+    thirds link text. Kept: a printed URL (a reference the text cites), a line of short keyword
+    links, a lone linked list item (an inline list) and the linked items of a list that is
+    mostly the article's own sentences (`_article_list`).
     """
     if tree.find(".//a") is None:
         return  # a page of a million paragraphs and no link: no scan of each for links
+    drop_teaser_cards(tree, removed)
     siblings: dict[Any, int] = {}  # per parent and tag: counted once (a 2000-item list is linear)
     for el in _LINKED_BLOCKS(tree):
         parent = el.getparent()

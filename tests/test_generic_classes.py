@@ -431,3 +431,27 @@ def test_a_paragraph_printed_as_loose_text_after_a_figure_is_kept():
             + "</article></body></html>")
     r = clean(Page(url="https://example.org/flag", body=page.encode()), generic_only=True)[0]
     assert "The Federal Flag Code has guidelines" in r["text"]
+
+
+def test_a_list_of_teaser_cards_under_the_article_goes():
+    # "Other Opinion Columns": each card a kicker, a linked headline (the kicker keeps its link
+    # share under the teaser rule's) and a standfirst that is prose.
+    from collections import Counter
+
+    from kirinuki.pipelines.generic import drop_link_teasers
+    from lxml import html
+
+    card = ("<div class='story-block sbpos-{i}'><h4><strong>Opinion column {i}</strong> "
+            "<a href='/opinion/{i}'>Why it matters now</a></h4>"
+            "<p class='standfirst'>THE good thing about the budget is that it is cheap and good quality, "
+            "columnist {i} writes.</p></div>")
+    article = ("<div class='body'><h3><a href='#one'>One</a></h3><p>One short section.</p></div>"
+               "<div class='body'><h3><a href='#two'>Two</a></h3><p>Another short section.</p></div>"
+               "<div class='body'><h3><a href='#three'>Three</a></h3><p>A third short section.</p></div>")
+    tree = html.fromstring("<html><body><article>" + article + "</article><div class='group'>"
+                           + "".join(card.format(i=i) for i in range(4)) + "</div></body></html>")
+    removed: Counter[str] = Counter()
+    drop_link_teasers(tree, removed)
+    text = tree.text_content()
+    assert "good thing about the budget" not in text and removed["related"] == 4
+    assert "A third short section." in text  # sections whose headings link to themselves stay
