@@ -455,3 +455,32 @@ def test_a_list_of_teaser_cards_under_the_article_goes():
     text = tree.text_content()
     assert "good thing about the budget" not in text and removed["related"] == 4
     assert "A third short section." in text  # sections whose headings link to themselves stay
+
+
+def test_a_widgets_status_lines_at_the_end_go():
+    # An app-download widget under the article prints its states as text.
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import trim_tail
+
+    para = Block("paragraph", "Allergies to peanuts and other foods are on the rise, and reactions to tree nuts "
+                              "can be especially severe.")
+    widget = [Block("paragraph", x) for x in (
+        "Today on WebMD", "Please wait...", "This feature is temporarily unavailable. Please try again later.",
+        "Thanks!", "Now check your email account on your mobile phone to download your new app.")]
+    assert trim_tail([para, para, *widget], Counter()) == [para, para]
+
+
+def test_an_embedded_slideshow_widget_is_noise():
+    from collections import Counter
+
+    from kirinuki.pipelines.noise import load_vocabulary, remove_noise
+    from lxml import html
+
+    tree = html.fromstring(
+        "<html><body><article><p>" + "The article's own text. " * 40 + "</p></article>"
+        "<div class='slideShow' id='slideShow1'><ul class='toolbar'><li>Share on Twitter</li><li>1 of 5</li>"
+        "<li>Fullscreen</li></ul><ul class='slides'><li>A photo contest winner tells her story.</li></ul></div>"
+        "</body></html>")
+    remove_noise(tree, load_vocabulary().matcher, Counter(), max_share=0.5)
+    assert "photo contest" not in tree.text_content() and "article's own text" in tree.text_content()
