@@ -45,6 +45,7 @@ from kirinuki.pipelines.thresholds import (
     SINGLE_BLOCK_DUMP,
     SLIDESHOW_MIN_SLIDES,
     SMALL_RESULT,
+    SUBHEAD_PROSE_CHARS,
     TEASER_LINK_SHARE,
     TEASER_MAX_CHARS,
     TEASER_MIN_LINK,
@@ -350,6 +351,30 @@ def drop_teaser_cards(tree: etree._Element, removed: Counter[str]) -> None:
                 removed["related"] += 1
 
 
+def _prose_paragraph(el: etree._Element | None) -> bool:
+    """A `<p>` of running text: `SUBHEAD_PROSE_CHARS` or more, ending with a sentence stop."""
+    if el is None or el.tag != "p":
+        return False
+    text = text_of(el).strip()
+    return len(text) >= SUBHEAD_PROSE_CHARS and bool(_SENTENCE_END_RE.search(text))
+
+
+def _between_paragraphs(el: etree._Element) -> bool:
+    """A heading printed between two paragraphs of running text (an embed without text may
+    follow it) is the article's subhead even when it links elsewhere: a buying guide's
+    "<h3><a href=store>“RIGS: Mechanized Combat League” ($50)</a></h3>" above the game's review
+    (issue 10, yahoo-1). A teaser card's heading opens its card; an "Also read" line is a `<p>`."""
+    prev = el.getprevious()
+    while prev is not None and not isinstance(prev.tag, str):
+        prev = prev.getprevious()
+    if not _prose_paragraph(prev):
+        return False
+    nxt = el.getnext()
+    while nxt is not None and (not isinstance(nxt.tag, str) or (nxt.tag != "p" and not text_of(nxt).strip())):
+        nxt = nxt.getnext()
+    return _prose_paragraph(nxt)
+
+
 def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
     """Remove short paragraphs, headings and list items that are mostly link text.
 
@@ -382,6 +407,8 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
         if el.tag == "p" and _linked_sentence(el):
             continue
         if _section_anchor(el):
+            continue
+        if heading and _between_paragraphs(el):
             continue
         if el.tag in _LIST_ITEMS:
             key = (parent, el.tag)

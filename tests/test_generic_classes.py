@@ -484,3 +484,23 @@ def test_an_embedded_slideshow_widget_is_noise():
         "</body></html>")
     remove_noise(tree, load_vocabulary().matcher, Counter(), max_share=0.5)
     assert "photo contest" not in tree.text_content() and "article's own text" in tree.text_content()
+
+
+def test_a_linked_heading_between_two_paragraphs_is_a_subhead():
+    # A buying guide names each product in a heading linked to its store page.
+    from collections import Counter
+
+    from kirinuki.pipelines.generic import drop_link_teasers
+    from lxml import html
+
+    review = "<p>It is a captivating assault on the senses, and one of the rare games that works well in VR.</p>"
+    tree = html.fromstring(
+        "<html><body><article>" + review
+        + "<h3><a href='https://store.example/rigs'>“RIGS: Mechanized Combat League” ($50)</a></h3>"
+        "<div class='iframe-wrapper'><iframe src='https://video.example/embed/1'></iframe></div>" + review
+        + "<h3><a href='/other-story'>Storm closes the harbour for a second night</a></h3>"
+        "</article></body></html>")
+    removed: Counter[str] = Counter()
+    drop_link_teasers(tree, removed)
+    assert [h.text_content() for h in tree.iter("h3")] == ["“RIGS: Mechanized Combat League” ($50)"]
+    assert removed["related"] == 1  # the headline after the last paragraph is still a teaser
