@@ -34,6 +34,8 @@ from kirinuki.pipelines.thresholds import (
     CHUNK_MIN_PROSE_SHARE,
     CHUNK_MIN_WORDS,
     CHUNK_PROBE_CHARS,
+    LAYOUT_ROW_MIN_CHARS,
+    LAYOUT_ROW_SHARE,
     LINK_MENU_MAX_CHARS,
     LINK_MENU_MAX_UNLINKED,
     LIST_MAX_LINK_SHARE,
@@ -73,7 +75,10 @@ def body_blocks(body: etree._Element) -> list[Block]:
 
     Text can sit anywhere: in a `<p>`, in the tail of a `<head>` at body level (deal lists), in a
     list item holding paragraphs. `<lb/>` ends a block; a table row is one block, cells joined
-    with " | ". Inside a quote everything is quote; inside a list item, list item.
+    with " | ", except a layout row: a cell of `LAYOUT_ROW_MIN_CHARS` or more holding
+    `LAYOUT_ROW_SHARE` of the row's text is the article and the other cells are the sidebar
+    beside it (a blog post's cell and its "Official links:" cell; issue 10, tumblr and four old
+    Chinese portals). Inside a quote everything is quote; inside a list item, list item.
     """
     buf = BlockBuffer()
 
@@ -87,6 +92,9 @@ def body_blocks(body: etree._Element) -> list[Block]:
         if tag == "row":
             buf.flush(kind)
             cells = [normalize_text(" ".join(c.itertext())) for c in node]
+            big = max(cells, key=len, default="")
+            if len(big) >= LAYOUT_ROW_MIN_CHARS and len(big) >= LAYOUT_ROW_SHARE * sum(map(len, cells)):
+                cells = [big]  # a layout row: the article's cell, not the sidebar beside it
             buf.add(" | ".join(c for c in cells if c))
             buf.flush(kind)
             return

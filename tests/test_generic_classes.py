@@ -504,3 +504,14 @@ def test_a_linked_heading_between_two_paragraphs_is_a_subhead():
     drop_link_teasers(tree, removed)
     assert [h.text_content() for h in tree.iter("h3")] == ["“RIGS: Mechanized Combat League” ($50)"]
     assert removed["related"] == 1  # the headline after the last paragraph is still a teaser
+
+
+def test_a_layout_rows_sidebar_cell_is_not_the_article():
+    from kirinuki.pipelines.generic import body_blocks
+    from lxml import etree
+
+    post = "Added Granite, Andesite and Diorite stone blocks, with smooth versions. " * 10
+    body = etree.fromstring(
+        "<body><table><row><cell><p>" + post + "</p></cell><cell><p>Official links: Minecraft.net Realms "
+        "Merchandise</p></cell></row><row><cell>Name</cell><cell>Price</cell></row></table></body>")
+    assert [b.text for b in body_blocks(body)] == [post.strip(), "Name | Price"]  # data rows stay as rows
