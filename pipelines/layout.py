@@ -64,7 +64,13 @@ ROW_SEP = " | "
 def is_entry_run(text: str) -> bool:
     """Dated entries run together into one line: a forum's reply list ("...【name】08-11 16:06
     298字 [4321/87] ..."), a related-news list with times. Each entry prints a date and a time,
-    so they come every few dozen characters; a schedule inside an article has them far apart."""
+    so they come every few dozen characters; a schedule inside an article has them far apart.
+
+    Each stamp holds one ":" and stamps do not overlap, so a line with too few colons for
+    either bound is settled without the regex (nearly every line: this runs on every block)."""
+    colons = text.count(":")
+    if colons < ENTRY_RUN_STAMPS or colons * ENTRY_RUN_SPACING < len(text):
+        return False
     stamps = len(STAMP_RE.findall(text))
     return stamps >= ENTRY_RUN_STAMPS and stamps * ENTRY_RUN_SPACING >= len(text)
 
@@ -75,7 +81,8 @@ def is_prose(text: str) -> bool:
         return False
     if _CJK_STOP_RE.search(text):
         return len(text) >= PROSE_MIN_CJK_CHARS
-    return bool(_LATIN_END_RE.search(text)) and len(text.split()) >= PROSE_MIN_WORDS
+    # the end is at most 3 characters (stop, quote, a newline before the end): no scan from the start
+    return bool(_LATIN_END_RE.search(text, max(0, len(text) - 3))) and len(text.split()) >= PROSE_MIN_WORDS
 
 
 def is_listing(text: str) -> bool:
@@ -94,12 +101,14 @@ def _similar_title(text: str, title: str) -> bool:
 
 
 
-def _resumes(blocks: list[Block], i: int, j: int) -> bool:
+def _resumes(blocks: list[Block], prose: list[bool], i: int, j: int) -> bool:
     """Whether the article's prose goes on after the run `blocks[i:j]`: a data table or a list
     of figures between sections belongs to the article (issue 10), a trailing listing does not
-    (short notes after it, "※駐車場は...", are not the article going on)."""
-    before = sum(len(b.text) for b in blocks[:i] if is_prose(b.text))
-    after = sum(len(b.text) for b in blocks[j:] if len(b.text) >= RESUME_PARAGRAPH and is_prose(b.text))
+    (short notes after it, "※駐車場は...", are not the article going on). `prose` says which
+    blocks are prose (`is_prose`, read once per block by the caller)."""
+    before = sum(len(b.text) for b, p in zip(blocks[:i], prose, strict=False) if p)
+    after = sum(len(b.text) for b, p in zip(blocks[j:], prose[j:], strict=True)
+                if p and len(b.text) >= RESUME_PARAGRAPH)
     return after >= min(RESUME_SHARE * before, RESUME_CHARS)
 
 
@@ -114,18 +123,19 @@ def trim_listings(blocks: list[Block], removed: Counter[str] | None = None,
     With `max_cut`, the cut part may be at most that share of the kept text: an article whose
     substance is its tables (standings, snap counts) keeps them; a short trailing schedule goes.
     """
+    prose = [is_prose(b.text) for b in blocks]
     seen_prose = False
     i, n = 0, len(blocks)
     while i < n:
-        if is_prose(blocks[i].text):
+        if prose[i]:
             seen_prose = True
             i += 1
             continue
         j = i
-        while j < n and not is_prose(blocks[j].text):
+        while j < n and not prose[j]:
             j += 1
         listed = sum(1 for b in blocks[i:j] if is_listing(b.text))
-        if seen_prose and j - i >= LISTING_RUN and listed >= LISTING_LINES and not _resumes(blocks, i, j):
+        if seen_prose and j - i >= LISTING_RUN and listed >= LISTING_LINES and not _resumes(blocks, prose, i, j):
             cut = i
             while cut < j and _SIGNATURE_RE.match(blocks[cut].text):
                 cut += 1

@@ -46,10 +46,6 @@ def _squeeze(text: str) -> str:
     return _SQUEEZE_RE.sub("", text)
 
 
-def _edges(blocks: list[Block]) -> tuple[int, int] | None:
-    """Indexes of the first and last prose blocks; None when there is no prose."""
-    prose = [i for i, b in enumerate(blocks) if is_prose(b.text)]
-    return (prose[0], prose[-1]) if prose else None
 
 
 def readability_text(tree: etree._Element) -> str | None:
@@ -78,12 +74,13 @@ def _votable(block: Block, title: str | None) -> bool:
     return not (title and len(title) >= VOTE_TITLE_MIN_CHARS and title in block.text)
 
 
-def _dropped(block: Block, theirs: str, title: str | None) -> bool:
+def _dropped(block: Block, prose: bool, theirs: str, title: str | None) -> bool:
     """A line readability left out that may go: a votable line that is no Latin-script sentence
-    (CJK prose is a single 。 away from any teaser or notice, Latin prose is recognised well)."""
+    (CJK prose is a single 。 away from any teaser or notice, Latin prose is recognised well).
+    `prose` is `is_prose(block.text)`."""
     if not _votable(block, title) or _squeeze(block.text) in theirs:
         return False
-    return not is_prose(block.text) or is_mostly_cjk(block.text)
+    return not prose or is_mostly_cjk(block.text)
 
 
 def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
@@ -98,23 +95,26 @@ def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
     `VOTE_HEAD_COVER` of our prose. Below the last prose line, only non-prose lines go, and only
     when it holds `VOTE_PROSE_COVER`: the golds disagree on the asides that follow a story.
     """
-    edges = _edges(blocks)
-    if edges is None:
+    is_line_prose = [is_prose(b.text) for b in blocks]  # once per block: every step reads it
+    prose_at = [i for i, p in enumerate(is_line_prose) if p]
+    if not prose_at:
         return blocks
-    first, last = edges
+    first, last = prose_at[0], prose_at[-1]
     outside = [b for b in blocks[:first] + blocks[last + 1:] if _votable(b, title)]
     if sum(len(b.text) for b in outside) < VOTE_EDGE_MIN_CHARS:
         return blocks
     theirs = readability_text(tree)
     if not theirs:
         return blocks
-    held = [i for i, b in enumerate(blocks) if is_prose(b.text) and _squeeze(b.text) in theirs]
-    prose = sum(len(b.text) for b in blocks if is_prose(b.text))
+    held = [i for i in prose_at if _squeeze(blocks[i].text) in theirs]
+    prose = sum(len(blocks[i].text) for i in prose_at)
     share = sum(len(blocks[i].text) for i in held) / prose
     if not held or share < VOTE_HEAD_COVER:
         return blocks
-    start = min(held + [i for i, b in enumerate(blocks) if is_prose(b.text) and not is_mostly_cjk(b.text)])
+    latin = next((i for i in prose_at if not is_mostly_cjk(blocks[i].text)), None)  # the first
+    start = min(held if latin is None else [*held, latin])
     kept = [b for i, b in enumerate(blocks)
-            if not ((i < start or (i > last and share >= VOTE_PROSE_COVER)) and _dropped(b, theirs, title))]
+            if not ((i < start or (i > last and share >= VOTE_PROSE_COVER))
+                    and _dropped(b, is_line_prose[i], theirs, title))]
     removed["navigation"] += len(blocks) - len(kept)
     return kept

@@ -29,10 +29,10 @@ def fold(text: str) -> str:
 
 def is_mostly_cjk(text: str) -> bool:
     """More than half of the letters are Han, Hiragana, Katakana or Hangul."""
-    letters = _LETTER_RE.findall(fold(text))
-    if not letters:
+    if not text or text.isascii():  # no CJK letter, before or after folding: the common case, settled in C
         return False
-    return sum(1 for c in letters if CJK_RE.match(c)) * 2 > len(letters)
+    letters = "".join(_LETTER_RE.findall(fold(text)))
+    return len(CJK_RE.findall(letters)) * 2 > len(letters)
 
 
 def units(text: str, cjk: bool) -> list[str]:

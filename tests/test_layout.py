@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import lxml.html
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kirinuki.pipelines import Page, clean
 from kirinuki.pipelines.blocks import Block
 from kirinuki.pipelines.layout import (
+    STAMP_RE,
+    is_entry_run,
     is_listing,
     is_prose,
     refine_layout,
     table_layout_blocks,
     trim_listings,
 )
+from kirinuki.pipelines.thresholds import (
+    ENTRY_RUN_SPACING,
+    ENTRY_RUN_STAMPS,
+    PROSE_MIN_CJK_CHARS,
+    PROSE_MIN_WORDS,
+)
+from kirinuki.pipelines.tokens import CJK_RE, fold, is_mostly_cjk
 
 SENTENCE = "町内会連合会が主催する春の海岸一斉清掃が行われました。"
 TITLE = "春の海岸清掃に町民が参加"
@@ -129,3 +141,42 @@ def test_data_table_between_sections_stays():
     # a trailing listing followed by short notes still goes
     tail = [Block("paragraph", prose), *rows, Block("paragraph", "※ Prices are from the market office.")]
     assert trim_listings(tail) == tail[:1]
+
+
+# The line tests run on every block of every page, so they take shortcuts (a colon count before
+# the stamp regex, the sentence end read from the last characters, CJK letters counted in C);
+# each must answer as its plain definition does on any text.
+_SHAPES = st.text(alphabet=st.sampled_from(list("0123456789:-/. 。！?!…\"'”)]|abXß漢字かなカ한ﬁ\n\t・ー")), max_size=80)
+
+
+def _plain_entry_run(text: str) -> bool:
+    stamps = len(STAMP_RE.findall(text))
+    return stamps >= ENTRY_RUN_STAMPS and stamps * ENTRY_RUN_SPACING >= len(text)
+
+
+def _plain_prose(text: str) -> bool:
+    if " | " in text or _plain_entry_run(text):
+        return False
+    if re.search(r"[。！？]", text):
+        return len(text) >= PROSE_MIN_CJK_CHARS
+    return bool(re.search(r"[.!?…][\"'”’)\]]?$", text)) and len(text.split()) >= PROSE_MIN_WORDS
+
+
+def _plain_mostly_cjk(text: str) -> bool:
+    letters = re.findall(r"[^\W\d_]", fold(text))
+    return bool(letters) and sum(1 for c in letters if CJK_RE.match(c)) * 2 > len(letters)
+
+
+_STAMPS = st.lists(st.sampled_from(["08-11 16:06 ", "2005/05/18 13:45:40", "a. ", "x"]), max_size=12).map("".join)
+# words, then a sentence end or not, a closing quote or not, and a line end or not
+_SENTENCES = st.tuples(st.lists(st.sampled_from(["word", "ab", "漢字", "x."]), max_size=9).map(" ".join),
+                       *(st.sampled_from(x) for x in ([".", "!", "…", "", "x", "。"], ["", '"', "”", ")", "]", "x"],
+                                                      ["", "\n", " "]))).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_SHAPES, _STAMPS, _SENTENCES))
+def test_line_tests_answer_as_their_definitions(text: str):
+    assert is_entry_run(text) == _plain_entry_run(text)
+    assert is_prose(text) == _plain_prose(text)
+    assert is_mostly_cjk(text) == _plain_mostly_cjk(text)
