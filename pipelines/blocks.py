@@ -21,8 +21,16 @@ _SKIP_TAGS = frozenset(
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 # Phrasing elements a text node may sit in below its paragraph (`enclosing_block` walks past them).
 INLINE_TAGS = frozenset("span a strong em b i u font small mark time".split())
-# All the text of a subtree in one libxml2 call (faster than joining itertext()).
-text_of = etree.XPath("string()")
+
+
+def text_of(el: etree._Element) -> str:
+    """All the text of a subtree in one libxml2 call (faster than joining itertext()).
+
+    The XPath `string()` of the element: lxml's text serialisation and XPath's string value both
+    read it with libxml2's `xmlBufGetNodeContent`. This way is half the cost a call of the XPath
+    (no XPath context, no "smart" string holding the element), on the few thousand elements a
+    page's checks measure."""
+    return etree.tostring(el, method="text", encoding=str, with_tail=False)
 
 
 @dataclass(frozen=True, slots=True)
