@@ -263,16 +263,17 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
 
 TEASER_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "dt", "dd")
 _LIST_ITEMS = frozenset({"li", "dt", "dd"})
-_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6")
+_HEADINGS = frozenset(_HEADING_TAGS)
 
 
-def _linked_blocks(tree: etree._Element) -> list[etree._Element]:
-    """The candidates, in document order: elements of `TEASER_TAGS` holding a link. lxml's
-    tag-filtered walk and a walk for the first `<a>` below each are a quarter of the cost of the
-    XPath `//p[.//a] | //li[.//a] | ...` (nine scans, a predicate per element); the list is
-    taken before anything is removed."""
+def _linked_blocks(tree: etree._Element, tags: tuple[str, ...] = TEASER_TAGS) -> list[etree._Element]:
+    """The elements of `tags` holding a link, in document order. lxml's tag-filtered walk and a
+    walk for the first `<a>` below each are a quarter of the cost of the XPath
+    `//p[.//a] | //li[.//a] | ...` (a scan per tag, a predicate per element); the list is taken
+    before anything is removed."""
     out = []
-    for el in tree.iter(*TEASER_TAGS):
+    for el in tree.iter(*tags):
         for _ in el.iter("a"):
             out.append(el)
             break
@@ -337,9 +338,6 @@ def _article_list(parent: etree._Element, tag: str) -> bool:
                and len(_WORD_RE.findall(_unlinked_text(s))) >= LIST_SENTENCE_WORDS for s in parent)
 
 
-_LINKED_HEADINGS = etree.XPath("//h2[.//a] | //h3[.//a] | //h4[.//a] | //h5[.//a] | //h6[.//a]")
-
-
 def _card(box: etree._Element) -> bool:
     """A teaser card: one heading linked to another page and a short summary, `CARD_MAX_CHARS`
     of text in all."""
@@ -356,7 +354,7 @@ def drop_teaser_cards(tree: etree._Element, removed: Counter[str]) -> None:
     escape the link-teaser rule (a kicker's words dilute its link share) and its summary is
     prose, which trafilatura keeps under the article (issue 10, herald-sun-1)."""
     seen: set[etree._Element] = set()
-    for h in _LINKED_HEADINGS(tree):
+    for h in _linked_blocks(tree, _HEADING_TAGS):
         box = h.getparent()
         parent = box.getparent() if box is not None else None
         if parent is None or parent in seen:
@@ -544,5 +542,6 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     blocks = refine.drop_edge_lines(blocks, authors, removed)
     blocks = refine.drop_headline(blocks, title, removed)
     blocks = refine.drop_label_lines(blocks, removed)
-    blocks = refine.add_lead(blocks, refine.find_lead(tree, jsonld, blocks), title)
-    return GenericResult(blocks, removed, refine.standfirst(tree, jsonld, blocks))
+    descs = refine.descriptions(tree, jsonld)
+    blocks = refine.add_lead(blocks, refine.find_lead(tree, jsonld, blocks, descs), title)
+    return GenericResult(blocks, removed, refine.standfirst(tree, jsonld, blocks, descs))

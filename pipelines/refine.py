@@ -58,8 +58,14 @@ def is_cjk(text: str) -> bool:
 
 
 def _share_in(part: Counter[str], whole: Counter[str]) -> float:
+    """The share of `part`'s tokens found in `whole`: `sum((part & whole).values()) / n`,
+    without building the intersection (counts are positive) or a lookup of `Counter.__missing__`
+    for each token `whole` lacks."""
     n = sum(part.values())
-    return sum((part & whole).values()) / n if n else 1.0
+    if not n:
+        return 1.0
+    get = whole.get
+    return sum([c if c < (w := get(k, 0)) else w for k, c in part.items()]) / n
 
 
 # --- JSON-LD articleBody vote -------------------------------------------------------------------
@@ -302,7 +308,9 @@ def drop_label_lines(blocks: list[Block], removed: Counter[str]) -> list[Block]:
 _NOT_TEXT = frozenset("script style meta title noscript textarea head".split())
 
 
-def _descriptions(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> list[str]:
+def descriptions(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> list[str]:
+    """The page's descriptions of itself (meta and JSON-LD), which `find_lead` and `standfirst`
+    look for in its text; read once a page (a walk of every `<meta>`)."""
     # property/name only: itemprop descriptions (the shared meta index has them) are often a
     # teaser unlike the printed lead (article-extraction F1 -0.0004 with them)
     out = []
@@ -315,19 +323,19 @@ def _descriptions(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> lis
 
 
 def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
-              blocks: list[Block] | None = None) -> str | None:
+              blocks: list[Block] | None = None, descs: list[str] | None = None) -> str | None:
     """The page's summary (its meta description) where it is also printed as a paragraph.
 
     News pages print their summary above the body, outside the container the extractor picks;
     the lead counts as article text. Only a visible element whose whole text is the
     description (or its untruncated form) counts, so a meta-only description never enters.
     When the extracted `blocks` already hold a description, there is no lead to add (and no
-    search, which is the cost).
+    search, which is the cost). `descs`: `descriptions(root, jsonld)` when the caller has them.
     """
     seen: set[str] = set()
     extracted = "\n".join(b.text for b in blocks) if blocks else None
     have = None
-    for raw in _descriptions(root, jsonld):
+    for raw in descriptions(root, jsonld) if descs is None else descs:
         desc = normalize_text(raw)
         if len(desc) < LEAD_MIN_CHARS or desc in seen:
             continue
@@ -357,12 +365,13 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
 
 
 
-def standfirst(root: etree._Element, jsonld: Iterable[dict[str, Any]], blocks: list[Block]) -> str | None:
+def standfirst(root: etree._Element, jsonld: Iterable[dict[str, Any]], blocks: list[Block],
+               descs: list[str] | None = None) -> str | None:
     """The page's description where it is printed as a block of its own above the body: the
     standfirst, which the record also gives as `subtitle` (issue 10). A description that only
     begins the first paragraph is the body's own opening, not a standfirst."""
     head = {b.text for b in blocks[:STANDFIRST_WITHIN]}
-    for raw in _descriptions(root, jsonld):
+    for raw in descriptions(root, jsonld) if descs is None else descs:
         desc = normalize_text(raw)
         if len(desc) >= LEAD_MIN_CHARS and desc in head:
             return desc
