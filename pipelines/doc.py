@@ -41,13 +41,26 @@ _MAGIC = (
 _HTML_RE = re.compile(r"<\s*(?:!doctype|html|head|body|div|p|article|title|meta|table|br|h[1-6]|span|a)\b", re.I)
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _SAVED_FROM_RE = re.compile(r"<!--\s*saved from url=\(\d+\)\s*(\S+?)\s*-->", re.I)
-# Comments go at parse time: `When <!-- -->President` (React markup) split words for trafilatura.
-_PARSER = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
-# Every element is an HtmlElement, chosen in C: lxml.html's default lookup runs a Python method
-# for each element object it creates (form/input subclasses nobody here uses), ~4% of clean().
-_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
-    element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
-    pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+
+
+def _html_parser(encoding: str | None = None) -> lxml.html.HTMLParser:
+    # Comments go at parse time: `When <!-- -->President` (React markup) split words for
+    # trafilatura.
+    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True, encoding=encoding)
+    # Every element is an HtmlElement, chosen in C: lxml.html's default lookup runs a Python
+    # method for each element object it creates (form/input subclasses nobody here uses), ~4%
+    # of clean().
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+    return parser
+
+
+_PARSER = _html_parser()
+# The same parse of a page's UTF-8 bytes: libxml2 reads a `str` as UCS-4 or UTF-16 and converts
+# it to UTF-8 itself, a quarter of the parse (issue 10). The encoding is given, so a `<meta
+# charset>` in the page is not obeyed, as it is not for a `str`.
+_UTF8_PARSER = _html_parser("utf-8")
 
 MetaIndex = dict[str, list[str]]
 
@@ -101,9 +114,9 @@ def sniff(body: bytes) -> None:
         raise Rejected("binary", "NUL bytes: binary data, not HTML")
 
 
-def _parse(text: str) -> etree._Element:
+def _parse(text: str | bytes) -> etree._Element:
     try:
-        root = lxml.html.document_fromstring(text, parser=_PARSER)
+        root = lxml.html.document_fromstring(text, parser=_PARSER if isinstance(text, str) else _UTF8_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise Rejected("unparsable", str(exc)) from None
     if root is None:
@@ -111,17 +124,21 @@ def _parse(text: str) -> etree._Element:
     return root
 
 
-def parse_html(text: str, flags: list[str] | None = None) -> etree._Element:
+def parse_html(text: str, flags: list[str] | None = None, utf8: bytes | None = None) -> etree._Element:
     """The page's tree, repaired where libxml2 would lose text (markup.py); what was repaired
-    and is worth a look goes into `flags`."""
+    and is worth a look goes into `flags`. `utf8`, when given, is `text` encoded as UTF-8 (the
+    page's own bytes): parsed instead of `text` where the repairs leave `text` as it is, the
+    same tree sooner."""
+    original = text
     text = strip_controls(_XML_DECL_RE.sub("", text, count=1))
     if not _HTML_RE.search(text[:65536]):
         raise Rejected("not_html", "no HTML markup found")
     text, cut = fit_for_parse(text)
     if cut and flags is not None:
         flags.append("page_truncated")
-    root = _parse(text)
-    if too_deep(_PARSER):
+    parser = _UTF8_PARSER if utf8 is not None and text is original else _PARSER
+    root = _parse(utf8 if parser is _UTF8_PARSER else text)
+    if too_deep(parser):
         # libxml2 stopped at its depth limit and dropped the rest of the page
         flat = flatten_nesting(text) if len(text) <= FLATTEN_MAX_CHARS else text
         if flat is not text:
@@ -193,12 +210,19 @@ def decode_flags(decoded: Decoded) -> list[str]:
     return flags
 
 
+def utf8_bytes(body: bytes, decoded: Decoded) -> bytes | None:
+    """`body` where it is exactly `decoded.text` in UTF-8 (decoded whole and strictly, no BOM)."""
+    if decoded.encoding == "utf-8" and decoded.via != "bom" and not decoded.replaced:
+        return body
+    return None
+
+
 def prepare(page: Page, profiles: ProfileSet | None = None, generic_only: bool = False) -> Doc:
     """Sniff, decode and parse a page, and pick its profile (none with `generic_only`)."""
     sniff(page.body)
     decoded = decode(page.body, page.content_type)
     flags = decode_flags(decoded)
-    root = parse_html(decoded.text, flags)
+    root = parse_html(decoded.text, flags, utf8_bytes(page.body, decoded))
     if is_large(root):
         flags.append("large_page")  # the light path and no whole-page fallbacks (bounds.py)
     meta = meta_index(root)
