@@ -22,6 +22,11 @@ and leaves out only what cannot change the body it returns:
   with the same regexes and the same attribute rules; trafilatura's own functions that read them
   run unchanged, bound to a copy of their module's namespace holding the walks (`_rebound`).
 
+Full mode (`full_body`, the second opinion on a suspicious fast result, ~3 of 185 pages) is
+trafilatura's own `bare_extraction`, rebound the same way: the walks, and jusText's stoplist of all
+languages built once a file at a time (trafilatura built it word by word, and jusText lowercased it
+again: 0.16 s on the first page that asks jusText, about 1 in 20).
+
 Everything trafilatura decides is still decided by its code. The functions replicated here are
 pinned: `tests/test_trafilatura_fast.py` fails when the installed trafilatura's source of them or
 its XPaths differ from what this was written against, and any other version takes the public
@@ -30,6 +35,7 @@ its XPaths differ from what this was written against, and any other version take
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import re
@@ -207,10 +213,45 @@ def basic_clean(tree: etree._Element) -> list[etree._Element]:
     return out
 
 
-# trafilatura's functions that read the XPaths answered above, directly or through each other
+class _Stoplist(frozenset):
+    """The stoplist of all languages (a type of its own, so `_define_stoplist` knows it)."""
+
+
+@cache
+def justext_stoplist() -> frozenset[str]:
+    """The words of all of jusText's stoplists, lowercased: what trafilatura's `jt_stoplist_init`
+    gathers (as a tuple, 0.09 s) for a page of unknown language, and jusText's `define_stoplist`
+    then lowercases again into a frozenset (0.065 s; cached). Read a file at a time (one decode
+    and one `lower()` a file, not a word): the same words (`tests/test_trafilatura_fast.py`) in
+    0.06 s, once per process, on the first page that asks jusText (issue 10)."""
+    import pkgutil
+
+    from justext.utils import get_stoplists
+
+    words: set[str] = set()
+    for language in get_stoplists():
+        data = pkgutil.get_data("justext", f"stoplists/{language}.txt") or b""
+        words.update(data.decode("utf-8").lower().splitlines())
+    return _Stoplist(words)
+
+
+def _define_stoplist(stoplist: Any) -> frozenset[str]:
+    """jusText's `define_stoplist`, which returns `justext_stoplist()` as it is (every word of it
+    is its own lowercase: the test checks)."""
+    from justext.core import define_stoplist
+
+    return stoplist if isinstance(stoplist, _Stoplist) else define_stoplist(stoplist)
+
+
+# trafilatura's functions that read the XPaths answered above, directly or through each other;
+# and full mode's path to jusText (`bare_extraction` for a second opinion), to give it the
+# stoplist above
 _REBOUND = {
     "trafilatura.main_extractor": ("extract_content", "_extract", "prune_unwanted_sections", "recover_wild_text"),
     "trafilatura.baseline": ("basic_cleaning", "html2txt", "baseline"),
+    "justext.core": ("classify_paragraphs",),
+    "trafilatura.external": ("compare_extraction", "justext_rescue", "try_justext"),
+    "trafilatura.core": ("bare_extraction", "trafilatura_sequence", "_extract_and_compare", "_recall_retry"),
 }
 
 
@@ -218,26 +259,39 @@ _REBOUND = {
 def _rebound() -> dict[str, Callable[..., Any]]:
     """trafilatura's functions in `_REBOUND`: their code unchanged, bound to a copy of their
     module's namespace where BODY_XPATH[0], OVERALL_DISCARD_XPATH and BASIC_CLEAN_XPATH are the
-    walks above. trafilatura itself is left as it is."""
+    walks above, jusText's stoplist for all languages is `justext_stoplist()`, and each of the
+    functions is its rebound copy. trafilatura and jusText themselves are left as they are."""
     import importlib
     import types
 
+    discard = [overall_discard, hidden_discard]
     walks = {
         "trafilatura.main_extractor": lambda me: {
-            "BODY_XPATH": [first_body, *me.BODY_XPATH[1:]],
-            "OVERALL_DISCARD_XPATH": [overall_discard, hidden_discard]},
+            "BODY_XPATH": [first_body, *me.BODY_XPATH[1:]], "OVERALL_DISCARD_XPATH": discard},
         "trafilatura.baseline": lambda _: {"BASIC_CLEAN_XPATH": basic_clean},
+        "justext.core": lambda _: {"define_stoplist": _define_stoplist},
+        # JT_STOPLIST stays None: `try_justext` then asks `jt_stoplist_init`, here ours
+        "trafilatura.external": lambda _: {"OVERALL_DISCARD_XPATH": discard, "jt_stoplist_init": justext_stoplist},
+        "trafilatura.core": lambda _: {},
     }
-    out = {}
+    out: dict[str, Callable[..., Any]] = {}
+    clones: dict[Any, Callable[..., Any]] = {}
+    namespaces = []
     for module_name, names in _REBOUND.items():
         module = importlib.import_module(module_name)
         ns = dict(vars(module))
         ns.update(walks[module_name](module))
+        namespaces.append(ns)
         for name in names:
             fn = getattr(module, name)
             clone = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
             clone.__kwdefaults__ = fn.__kwdefaults__
-            ns[name] = out[name] = clone
+            clones[fn] = out[name] = clone
+    # every namespace calls the copies, whichever module they come from
+    for ns in namespaces:
+        for key, value in ns.items():
+            if inspect.isfunction(value) and value in clones:
+                ns[key] = clones[value]
     return out
 
 
@@ -256,6 +310,16 @@ def _base_options():
 
     return Extractor(output_format="txt", fast=True, comments=False, tables=True, images=False,
                      links=False, dedup=False, with_metadata=False)
+
+
+def full_body(tree: etree._Element, url: str | None) -> etree._Element | None:
+    """The body of `bare_extraction(tree, url=url, fast=False, ...)` with our options: full
+    mode, the second opinion on a suspicious fast result. trafilatura's own function, rebound
+    (the walks above, and jusText's stoplist built once, not rebuilt at every call)."""
+    doc = _rebound()["bare_extraction"](
+        tree, url=url, include_comments=False, include_tables=True, include_images=False,
+        include_links=False, deduplicate=False, with_metadata=False, fast=False, output_format="txt")
+    return None if doc is None else doc.body
 
 
 def options_for(url: str | None):

@@ -44,6 +44,14 @@ PINNED_SOURCES = {
     ("trafilatura.main_extractor", "recover_wild_text"): "335f6d13321fd4e3",
     ("trafilatura.baseline", "basic_cleaning"): "80877b2ccdefda2d",
     ("trafilatura.baseline", "baseline"): "4a4215f815e62745",
+    # full mode's path to jusText (full_body)
+    ("trafilatura.external", "compare_extraction"): "2d3d1ffea3ba469f",
+    ("trafilatura.external", "justext_rescue"): "43d803082a76d38a",
+    ("trafilatura.external", "try_justext"): "6f0fa6cffc365def",
+    ("trafilatura.external", "jt_stoplist_init"): "ea87de5a416844d8",
+    ("justext.core", "classify_paragraphs"): "37149c0348a99b3c",
+    ("justext.core", "define_stoplist"): "9149bbf4aa8ac519",
+    ("justext.utils", "get_stoplist"): "3a53b55005b7e992",
 }
 PINNED_XPATHS = {
     "RAW_TREE_PRUNE_XPATH": [
@@ -108,6 +116,25 @@ def _source_hash(module: str, qualname: str) -> str:
     return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
 
 
+def _names(code) -> set[str]:
+    """The global names a code object and its nested code (comprehensions, lambdas) read."""
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            out |= _names(const)
+    return out
+
+
+def _reaches(fn, names: set[str], seen: set) -> bool:
+    """Whether `fn`, or a trafilatura/jusText function it calls (transitively), reads `names`."""
+    if fn in seen or not (fn.__module__ or "").startswith(("trafilatura", "justext")):
+        return False
+    seen.add(fn)
+    read = _names(fn.__code__)
+    return bool(read & names) or any(
+        _reaches(fn.__globals__[n], names, seen) for n in read if inspect.isfunction(fn.__globals__.get(n)))
+
+
 def test_pinned_trafilatura_internals() -> None:
     import trafilatura
 
@@ -120,13 +147,24 @@ def test_pinned_trafilatura_internals() -> None:
         found = getattr(xpaths, name.split("[")[0])[:1 if name.endswith("[:1]") else None]
         assert [x.path for x in found] == paths, name
     assert importlib.import_module("trafilatura.settings").BASIC_CLEAN_XPATH.path == BASIC_CLEAN_PATH
-    # every function of these modules that reads the XPaths, or calls one that does, is rebound
-    for module_name, rebound in trafilatura_fast._REBOUND.items():
+    # every function of the extractor modules that reads the XPaths, or calls one that does, is rebound
+    for module_name in ("trafilatura.main_extractor", "trafilatura.baseline"):
+        rebound = trafilatura_fast._REBOUND[module_name]
         module = importlib.import_module(module_name)
         names = {"BODY_XPATH", "OVERALL_DISCARD_XPATH", "BASIC_CLEAN_XPATH", *rebound}
         readers = {n for n, f in vars(module).items()
                    if inspect.isfunction(f) and f.__module__ == module_name and names & set(f.__code__.co_names)}
         assert readers == set(rebound), (module_name, readers)
+    # and no rebound function calls, outside the rebound set, one that reaches what is replaced
+    replaced = {"BODY_XPATH", "OVERALL_DISCARD_XPATH", "BASIC_CLEAN_XPATH", "JT_STOPLIST", "jt_stoplist_init",
+                "define_stoplist", *(n for names in trafilatura_fast._REBOUND.values() for n in names)}
+    rebound_fns = {getattr(importlib.import_module(m), n) for m, names in trafilatura_fast._REBOUND.items()
+                   for n in names}
+    for fn in rebound_fns:
+        for name in _names(fn.__code__) - replaced:  # those are replaced in the namespace
+            callee = fn.__globals__.get(name)
+            if inspect.isfunction(callee) and callee not in rebound_fns:
+                assert not _reaches(callee, replaced, set()), (fn.__qualname__, name)
     core = importlib.import_module("trafilatura.core")
     assert (core.ESCALATION_MAX_LENGTH, core.ESCALATION_PAGE_SHARE, core.ESCALATION_ACCEPT_RATIO) == (3000, 0.2, 1.5)
 
@@ -361,3 +399,62 @@ def test_walks_equal_xpaths_on_attribute_mixes(elems: list[tuple[str, list[tuple
         parent = el if nest else parent
     for xpath, walk in _walks():
         assert walk(root) == xpath(root)
+
+
+def _bare_full(tree: etree._Element, url: str | None) -> etree._Element | None:
+    from trafilatura import bare_extraction
+
+    doc = bare_extraction(tree, url=url, include_comments=False, include_tables=True,
+                          include_images=False, include_links=False, deduplicate=False,
+                          with_metadata=False, fast=False, output_format="txt")
+    return None if doc is None else doc.body
+
+
+def test_full_body_equals_bare_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full mode rebound: the same body as `bare_extraction(fast=False)`, jusText taken (with the
+    stoplist of all languages) and left out, and trafilatura's own stoplist never built."""
+    external = importlib.import_module("trafilatura.external")
+
+    def refuse():
+        raise AssertionError("trafilatura's jt_stoplist_init called")
+
+    ns = trafilatura_fast._rebound()["justext_rescue"].__globals__
+    calls = []
+    real = ns["try_justext"]
+    monkeypatch.setitem(ns, "try_justext", lambda *a: calls.append(a[2]) or real(*a))
+    for name, html in PAGES:
+        tree = parse_html(html)
+        before = etree.tostring(tree)
+        with monkeypatch.context() as m:
+            m.setattr(external, "JT_STOPLIST", None)
+            m.setattr(external, "jt_stoplist_init", refuse)
+            ours = _xml(trafilatura_fast.full_body(tree, "https://example.com/a"))
+        assert etree.tostring(tree) == before, name
+        assert ours == _xml(_bare_full(tree, "https://example.com/a")), name
+    assert None in calls and len(calls) < len(PAGES)
+
+
+def test_justext_stoplist_is_trafilaturas() -> None:
+    """The same words as trafilatura's stoplist for a page of unknown language, as jusText's
+    `define_stoplist` makes it a set; each word its own lowercase (so it needs no defining)."""
+    from justext.core import define_stoplist
+    from justext.utils import get_stoplist, get_stoplists
+
+    ours = trafilatura_fast.justext_stoplist()
+    theirs = define_stoplist(tuple({w for lang in get_stoplists() for w in get_stoplist(lang)}))
+    assert ours == theirs and define_stoplist(ours) == ours
+    assert trafilatura_fast._define_stoplist(ours) is ours
+    assert trafilatura_fast._define_stoplist(("The", "a")) == {"the", "a"}
+
+
+def test_generic_full_mode_goes_through_full_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    html = _synthetic_pages()["short"]
+    expected = generic.body_blocks(_bare_full(parse_html(html), None))
+
+    def refuse(*a, **kw):
+        raise AssertionError("bare_extraction called")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", refuse)
+    assert generic._trafilatura(parse_html(html), None, fast=False) == expected
