@@ -188,6 +188,33 @@ def hidden_discard(tree: etree._Element) -> list[etree._Element]:
     return out
 
 
+# REMOVE_COMMENTS_AND_LISTS_XPATH's regular expressions (trafilatura/xpaths.py, pinned by the test)
+_COMMENT_ID = re.compile("^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)")
+_COMMENT_LIST_ID = re.compile("^(?:[Cc]omment(?!ary)|comol)")
+_COMMENT_CLASS = re.compile("^[Cc]omment(?!ary)|(?:article|post)-comments")
+
+
+def comment_containers(tree: etree._Element) -> list[etree._Element]:
+    """REMOVE_COMMENTS_AND_LISTS_XPATH's elements, in document order: comment sections (and
+    comment lists, `ol`/`ul`, by a narrower id), pruned from the page when comments are off.
+    Its EXSLT regexes called back into Python for every div, section and list of the page."""
+    out = []
+    for el in tree.iter("div", "list", "section", "details", "ol", "ul"):
+        if el is tree:
+            continue
+        get = el.get
+        ident, cls = get("id"), get("class")
+        if ident is None and cls is None:
+            continue
+        by_class = cls is not None and _COMMENT_CLASS.search(cls) is not None
+        if not by_class and (ident is None or not _COMMENT_ID.search(ident)):
+            continue
+        if el.tag in ("ol", "ul") and not by_class and not _COMMENT_LIST_ID.search(ident or ""):
+            continue
+        out.append(el)
+    return out
+
+
 _BASIC_CLEAN_TAGS = frozenset(("aside", "fencedframe", "footer", "script", "style", "svg", "template"))
 
 
@@ -258,8 +285,8 @@ _REBOUND = {
 @cache
 def _rebound() -> dict[str, Callable[..., Any]]:
     """trafilatura's functions in `_REBOUND`: their code unchanged, bound to a copy of their
-    module's namespace where BODY_XPATH[0], OVERALL_DISCARD_XPATH and BASIC_CLEAN_XPATH are the
-    walks above, jusText's stoplist for all languages is `justext_stoplist()`, and each of the
+    module's namespace where BODY_XPATH[0], OVERALL_DISCARD_XPATH, BASIC_CLEAN_XPATH and
+    REMOVE_COMMENTS_AND_LISTS_XPATH are the walks above, jusText's stoplist for all languages is `justext_stoplist()`, and each of the
     functions is its rebound copy. trafilatura and jusText themselves are left as they are."""
     import importlib
     import types
@@ -272,7 +299,7 @@ def _rebound() -> dict[str, Callable[..., Any]]:
         "justext.core": lambda _: {"define_stoplist": _define_stoplist},
         # JT_STOPLIST stays None: `try_justext` then asks `jt_stoplist_init`, here ours
         "trafilatura.external": lambda _: {"OVERALL_DISCARD_XPATH": discard, "jt_stoplist_init": justext_stoplist},
-        "trafilatura.core": lambda _: {},
+        "trafilatura.core": lambda _: {"REMOVE_COMMENTS_AND_LISTS_XPATH": [comment_containers]},
     }
     out: dict[str, Callable[..., Any]] = {}
     clones: dict[Any, Callable[..., Any]] = {}
@@ -334,7 +361,7 @@ def _pruned_page(tree: etree._Element, is_forum: bool, prunes: _Prunes) -> etree
     """A copy of the page with trafilatura's raw-tree prunes applied (comments off), each run
     only where `prunes` says it may match (a copy of a page holds no value the page lacks)."""
     from trafilatura.htmlprocessing import prune_unwanted_nodes
-    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH
 
     page = copy(tree)
     infinite, elementor = RAW_TREE_PRUNE_XPATH
@@ -344,7 +371,7 @@ def _pruned_page(tree: etree._Element, is_forum: bool, prunes: _Prunes) -> etree
         prune_unwanted_nodes(page, [elementor])
     # comments off, balanced focus: comment containers go unless the page is a forum thread
     if not is_forum and prunes.comments:
-        prune_unwanted_nodes(page, REMOVE_COMMENTS_AND_LISTS_XPATH)
+        prune_unwanted_nodes(page, [comment_containers])  # REMOVE_COMMENTS_AND_LISTS_XPATH
     return page
 
 
