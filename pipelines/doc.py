@@ -24,6 +24,7 @@ from kirinuki.pipelines.markup import (
     graft_noframes,
     strip_controls,
     too_deep,
+    utf8_has_controls,
 )
 from kirinuki.pipelines.metadata import page_timezone
 from kirinuki.pipelines.noise import drop_element
@@ -130,7 +131,9 @@ def parse_html(text: str, flags: list[str] | None = None, utf8: bytes | None = N
     page's own bytes): parsed instead of `text` where the repairs leave `text` as it is, the
     same tree sooner."""
     original = text
-    text = strip_controls(_XML_DECL_RE.sub("", text, count=1))
+    text = _XML_DECL_RE.sub("", text, count=1)
+    if utf8 is None or utf8_has_controls(utf8):
+        text = strip_controls(text)
     if not _HTML_RE.search(text[:65536]):
         raise Rejected("not_html", "no HTML markup found")
     text, cut = fit_for_parse(text)

@@ -39,6 +39,16 @@ def strip_controls(text: str) -> str:
     return _CONTROLS_RE.sub("", text)
 
 
+_CONTROL_BYTES = tuple(bytes([ord(c)]) for c in _CONTROLS)
+
+
+def utf8_has_controls(data: bytes) -> bool:
+    """Whether UTF-8 `data` holds a character `strip_controls` removes: they are ASCII, and in
+    UTF-8 a byte under 0x80 is always its ASCII character. A byte search (memchr) is three
+    times faster than the search of the decoded `str` (issue 10)."""
+    return any(b in data for b in _CONTROL_BYTES)
+
+
 def too_deep(parser: etree.HTMLParser) -> bool:
     """Whether the parser's last run stopped at libxml2's nesting limit."""
     return any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log)

@@ -25,14 +25,15 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize("html", PAGES)
+@pytest.mark.parametrize("html", [*PAGES, "<p>a\x01b\x7f</p>", "<?xml version='1.0'?><p>x</p>"])
 def test_utf8_bytes_give_the_same_tree(html):
     assert _same(doc.parse_html(html, utf8=html.encode("utf-8")), doc.parse_html(html))
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(["<p>", "</p>", "<div class='a'>", "</div>", "<br>", "&amp;", "&nbsp;",
-                                 "<meta charset='latin1'>", "é", "日本", "𝄞", "\r\n", " ", "<b>", "x"]),
+                                 "<meta charset='latin1'>", "é", "日本", "𝄞", "\r\n", " ", "<b>", "x", "\x00",
+                                 "\x08\x1f", "\x0c", "\x7f", "\x85"]),
                 min_size=1, max_size=30))
 def test_utf8_bytes_give_the_same_tree_on_random_markup(parts):
     html = "<html><body>" + "".join(parts) + "</body></html>"
@@ -59,3 +60,12 @@ def test_prepare_parses_a_utf8_page_from_its_bytes():
 ])
 def test_prepare_parses_the_text_where_the_bytes_are_not_it(body):
     assert _parsed_inputs(body) == [str]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF) | st.sampled_from("\x00\x01\x0b\x0c\x1f\x7f字𝄞"),
+               max_size=20))
+def test_control_bytes_tell_what_strip_controls_removes(text):
+    from kirinuki.pipelines.markup import strip_controls, utf8_has_controls
+
+    assert utf8_has_controls(text.encode("utf-8")) == (strip_controls(text) != text)
