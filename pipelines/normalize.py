@@ -21,7 +21,7 @@ def normalize_text(text: str) -> str:
     \x1c-\x1f, \x85, \u2028-\u2029) is gone by then (tests/test_normalize_speed.py)."""
     if not text:
         return ""
-    if not text.isascii():
+    if not text.isascii() or "\x00" in text:  # a NUL may be half of a kept-character token
         for ch, token in _KEEP.items():
             text = text.replace(ch, token)
         text = unicodedata.normalize("NFKC", text)

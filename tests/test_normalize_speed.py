@@ -39,3 +39,8 @@ def test_normalize_text_equals_the_rules(text: str) -> None:
 def test_ascii_and_whitespace_runs() -> None:
     assert normalize_text("  a\t\tb \r\n c\x0b\x1fd  ") == "a b cd"
     assert normalize_text("x\u00a0\u2003\u3000y\u2028z") == "x yz"
+
+
+def test_nul_in_ascii_keeps_the_kept_character_token() -> None:
+    # "\x00E\x00" is how "…" rides through NFKC: ASCII text holding it takes the full path
+    assert normalize_text("a\x00E\x00b") == _reference("a\x00E\x00b") == "a…b"
