@@ -124,21 +124,39 @@ def plain_paragraph_ids(tree: etree._Element) -> None:
 
 # Blocks whose tail may hold a loose paragraph (an embed's or a figure's wrapper, a table, a list).
 _LOOSE_AFTER = ("div", "figure", "table", "ul", "ol", "blockquote", "section")
+# Emphasis printed between blocks as a paragraph of its own (spans and links there are widgets').
+_INLINE = frozenset({"em", "i", "b", "strong"})
+
+
+def _inline_run(el: etree._Element) -> list[etree._Element]:
+    """The emphasis elements (`<em>`, `<b>`...) that follow `el` up to the next element."""
+    run = []
+    for s in el.itersiblings():
+        if not isinstance(s.tag, str) or s.tag not in _INLINE:
+            break
+        run.append(s)
+    return run
 
 
 def wrap_loose_text(tree: etree._Element) -> None:
     """Put a paragraph printed as loose text after a block (`<div>figure</div>The Federal Flag
-    Code has…<p>`) into a `<p>` of its own, among the `<p>` siblings it reads with.
+    Code has…<p>`, `</div><em>Disclaimer: if you see…</em><p>`) into a `<p>` of its own, among
+    the `<p>` siblings it reads with.
 
-    Trafilatura's fast pass leaves the tail of a `<div>` out when the container's text is in
-    `<p>` elements: the paragraph after an embedded photo or player is lost (issue 10, yahoo-3:
-    a 50-word paragraph). Only tails of `LOOSE_MIN_CHARS` or more, under a parent that holds `<p>`
-    children, are wrapped: white space and separators between blocks stay as they are.
+    Trafilatura's fast pass leaves the tail of a `<div>`, and emphasis standing between blocks,
+    out when the container's text is in `<p>` elements: the paragraph after an embedded
+    photo, player or table is lost (issue 10, yahoo-3: a 50-word paragraph; links-in-tables: a
+    32-word disclaimer in an `<em>`). Only runs of `LOOSE_MIN_CHARS` or more, under a parent that
+    holds `<p>` children, are wrapped: white space and separators between blocks stay as they are.
     """
     for el in tree.iter(*_LOOSE_AFTER):
         tail = el.tail
-        if not tail or len(tail.strip()) < LOOSE_MIN_CHARS:
-            continue
+        run = _inline_run(el)
+        size = len(tail.strip()) if tail else 0
+        if size < LOOSE_MIN_CHARS:
+            size += sum(len(text_of(s)) + len((s.tail or "").strip()) for s in run)
+            if size < LOOSE_MIN_CHARS:
+                continue
         parent = el.getparent()
         if parent is None or parent.find("p") is None:
             continue
@@ -146,6 +164,8 @@ def wrap_loose_text(tree: etree._Element) -> None:
         p.text = tail
         el.tail = None
         el.addnext(p)
+        for s in run:
+            p.append(s)  # its tail comes with it
 
 
 def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[Block] | None:

@@ -515,3 +515,17 @@ def test_a_layout_rows_sidebar_cell_is_not_the_article():
         "<body><table><row><cell><p>" + post + "</p></cell><cell><p>Official links: Minecraft.net Realms "
         "Merchandise</p></cell></row><row><cell>Name</cell><cell>Price</cell></row></table></body>")
     assert [b.text for b in body_blocks(body)] == [post.strip(), "Name | Price"]  # data rows stay as rows
+
+
+def test_an_emphasised_paragraph_between_blocks_is_kept():
+    # A disclaimer printed as a bare <em> between a table's wrapper and the next paragraph.
+    from kirinuki.pipelines.generic import wrap_loose_text
+    from lxml import html
+
+    tree = html.fromstring(
+        "<html><body><article><p>Update sizes fell by half for most apps this year.</p>"
+        "<div><table><tr><td>7.7 MB</td></tr></table></div>\n<em>Disclaimer: if you see different patch sizes when "
+        "you press update manually, that is because we are not using it for interactive updates.</em>\n"
+        "<p>These changes are designed to save data.</p><div></div><b>Bold</b> tail</article></body></html>")
+    wrap_loose_text(tree)
+    assert [p.text_content().strip()[:11] for p in tree.iter("p")] == ["Update size", "Disclaimer:", "These chang"]
