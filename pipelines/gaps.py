@@ -1,4 +1,5 @@
-"""Headings and lists that sit between two paragraphs of the extracted article are the article's.
+"""Headings and lists that sit between two paragraphs of the extracted article are the article's,
+and so is the list a kept paragraph announces with a colon.
 
 Trafilatura sometimes returns an article's paragraphs without the subheads and lists printed
 between them: when its main pass finds no container it falls back to collecting the page's wild
@@ -66,6 +67,19 @@ def _between(a: etree._Element, b: etree._Element) -> list[etree._Element] | Non
     return None
 
 
+def _announced_list(p: etree._Element, whole: str) -> list[Block]:
+    """The blocks of the list that a paragraph ending with a colon announces ("The replies were
+    roughly in the following groups:"), when our result lacks it: trafilatura leaves lists out
+    of table cells and, at the end of a container, out of its result (issue 10,
+    table-style-attributes: 176 words). Empty paragraphs may stand between them."""
+    nxt = p.getnext()
+    while nxt is not None and (not isinstance(nxt.tag, str) or (nxt.tag == "p" and not text_of(nxt).strip())):
+        nxt = nxt.getnext()
+    if nxt is None or nxt.tag not in _LISTS or not _fillable(nxt) or _key(text_of(nxt))[:60] in whole:
+        return []
+    return element_blocks(nxt)
+
+
 def fill_gaps(tree: etree._Element, blocks: list[Block]) -> list[Block]:
     """`blocks` with the headings and lists found between two adjacent paragraphs put back."""
     if len(blocks) < 2:
@@ -74,6 +88,7 @@ def fill_gaps(tree: etree._Element, blocks: list[Block]) -> list[Block]:
     have = {b.text for b in blocks}
     out: list[Block] = [blocks[0]]
     prev: etree._Element | None = None
+    whole: str | None = None  # the result's text, squeezed, once a paragraph announces a list
     for i, b in enumerate(blocks):
         el = None
         if b.type == "paragraph":
@@ -92,5 +107,11 @@ def fill_gaps(tree: etree._Element, blocks: list[Block]) -> list[Block]:
                                 out.append(nb)
                                 have.add(nb.text)
             out.append(b)
+        if el is not None and b.text.endswith((":", "：")):
+            whole = whole if whole is not None else _key("".join(x.text for x in blocks))
+            for nb in _announced_list(el, whole):
+                if nb.text not in have:
+                    out.append(nb)
+                    have.add(nb.text)
         prev = el
     return out

@@ -34,6 +34,7 @@ from kirinuki.pipelines.thresholds import (
     CHUNK_MIN_PROSE_SHARE,
     CHUNK_MIN_WORDS,
     CHUNK_PROBE_CHARS,
+    LAYOUT_CELL_MIN_CHARS,
     LAYOUT_ROW_MIN_CHARS,
     LAYOUT_ROW_SHARE,
     LINK_MENU_MAX_CHARS,
@@ -166,6 +167,30 @@ def wrap_loose_text(tree: etree._Element) -> None:
         el.addnext(p)
         for s in run:
             p.append(s)  # its tail comes with it
+
+
+def unwrap_layout_tables(tree: etree._Element) -> None:
+    """Read a layout table as columns of the article: a one-row table of two or more cells that
+    each hold `LAYOUT_CELL_MIN_CHARS` of `<p>` text, one of them a list, becomes `<div>`s.
+
+    Trafilatura reads such a table as one row of cells and leaves every list in a cell out
+    (lists in cells are kept only in its recall mode): an essay printed in two columns lost its
+    bullet lists (issue 10, table-style-attributes). As `<div>`s, its paragraphs come out as
+    paragraphs, and `gaps.fill_gaps` puts the lists back between them. Data tables have more
+    rows, or cells without paragraphs.
+    """
+    for table in list(tree.iter("table")):
+        rows = list(table.iter("tr"))
+        if len(rows) != 1 or table.find(".//table") is not None:
+            continue
+        cells = [c for c in rows[0] if c.tag in ("td", "th")]
+        if len(cells) < 2 or not any(c.find(".//ul") is not None or c.find(".//ol") is not None for c in cells):
+            continue
+        if all(sum(len(text_of(p)) for p in c.iter("p")) >= LAYOUT_CELL_MIN_CHARS for c in cells):
+            etree.strip_tags(table, "tbody", "thead", "tfoot")
+            for el in (table, rows[0], *cells):
+                el.tag = "div"
+                el.attrib.clear()
 
 
 def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[Block] | None:
@@ -540,6 +565,7 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     drop_link_teasers(tree, removed)
     plain_paragraph_ids(tree)
     wrap_loose_text(tree)
+    unwrap_layout_tables(tree)
     blocks = _trafilatura(tree, url, fast=True)
     # Galleries are looked for only when the result shows a slide counter (a whole-tree scan
     # costs a millisecond a page); the page is then read again without them.

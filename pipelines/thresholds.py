@@ -25,6 +25,8 @@ GENERIC_MAX_WIDGET_REPEATS = 2
 PROFILE_MIN_DUPLICATE = 2
 
 # --- trafilatura's result, second opinion (generic.py) --------------------------------------
+LAYOUT_CELL_MIN_CHARS = 200  # a one-row table whose every cell holds this much <p> text (and a list
+# in one of them) is a layout of columns, read as <div>s (generic.unwrap_layout_tables)
 LAYOUT_ROW_MIN_CHARS = 500  # a table row's cell this long holding ...
 LAYOUT_ROW_SHARE = 0.9  # ... this share of the row's text is the article; its sidebar cells go
 SINGLE_BLOCK_DUMP = 300  # one block this long from fast mode is a whole-page dump, not an article

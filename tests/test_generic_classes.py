@@ -529,3 +529,22 @@ def test_an_emphasised_paragraph_between_blocks_is_kept():
         "<p>These changes are designed to save data.</p><div></div><b>Bold</b> tail</article></body></html>")
     wrap_loose_text(tree)
     assert [p.text_content().strip()[:11] for p in tree.iter("p")] == ["Update size", "Disclaimer:", "These chang"]
+
+
+def test_lists_in_a_two_column_layout_table_are_kept():
+    # An essay printed in a one-row table of two columns; each column announces a list.
+    from kirinuki.pipelines import Page, clean
+
+    para = "<p>In December I tried to install some software on my computer, and wrote about it at length. " * 3
+    replies = "".join(f"<li>\"Reply number {i}: you should have used another distribution!\"<p></p></li>"
+                      for i in range(6))
+    page = ("<html><head><title>Usability</title></head><body><div align='center'><table width='90%'><tbody><tr>"
+            "<td>" + para + "</p><p>The replies were roughly in the following groups:</p><p></p><ul>" + replies
+            + "</ul></td><td>" + para.replace("December", "January") + "</p><p>You can rest assured that:</p>"
+            "<ul><li>I've heard it before; and</li><li>I didn't care the first time.</li></ul>"
+            "<p>So please do not bother sending me any more mail about this, since I will delete it.</p></td>"
+            "</tr></tbody></table></div>" + "".join(f"<p>Then I tried player number {i}, and it crashed at once "
+                                                      "when I opened a file.</p>" for i in range(6))
+            + "</body></html>")
+    r = clean(Page(url="https://example.org/usability", body=page.encode()), generic_only=True)[0]
+    assert "Reply number 5" in r["text"] and "I didn't care the first time." in r["text"]
