@@ -19,6 +19,8 @@ _SKIP_TAGS = frozenset(
     "embed canvas video audio head title meta link figcaption map area math".split()
 )
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+# Headings below the page title: an article's subheads (or a teaser's headline).
+SUBHEADINGS = ("h2", "h3", "h4", "h5", "h6")
 # Phrasing elements a text node may sit in below its paragraph (`enclosing_block` walks past them).
 INLINE_TAGS = frozenset("span a strong em b i u font small mark time".split())
 

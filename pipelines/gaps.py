@@ -14,11 +14,11 @@ extraction (generic.drop_link_teasers).
 
 from __future__ import annotations
 
-from kirinuki.pipelines.blocks import Block, element_blocks, text_of
+from kirinuki.pipelines.blocks import SUBHEADINGS, Block, element_blocks, text_of
 from kirinuki.pipelines.thresholds import GAP_MAX_LINK_SHARE, GAP_MAX_SIBLINGS
 from lxml import etree
 
-_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+_HEADINGS = frozenset(SUBHEADINGS)
 _LISTS = frozenset({"ul", "ol", "dl"})
 
 

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kirinuki.pipelines import refine, trafilatura_fast
-from kirinuki.pipelines.blocks import Block, BlockBuffer, element_blocks, enclosing_block, text_of
+from kirinuki.pipelines.blocks import (
+    SUBHEADINGS,
+    Block,
+    BlockBuffer,
+    element_blocks,
+    enclosing_block,
+    text_of,
+)
 from kirinuki.pipelines.gaps import fill_gaps
 from kirinuki.pipelines.noise import drop_element
 from kirinuki.pipelines.normalize import normalize_text
@@ -208,12 +215,7 @@ def _trafilatura(tree: etree._Element, url: str | None, *, fast: bool) -> list[B
         elif trafilatura_fast.supported():
             body = trafilatura_fast.full_body(tree, url)
         else:
-            doc = bare_extraction(
-                tree, url=url, include_comments=False, include_tables=True, include_images=False,
-                include_links=False, deduplicate=False, with_metadata=False, fast=fast,
-                # "txt" keeps the body tree but skips its conversion to text, which we do not use
-                output_format="txt",
-            )
+            doc = bare_extraction(tree, url=url, fast=fast, **trafilatura_fast.BARE_OPTIONS)
             body = None if doc is None else doc.body
     except Exception as exc:  # a trafilatura crash on one page must not stop a run
         log.warning("trafilatura failed on %s: %s", url, exc)
@@ -310,10 +312,9 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
     return before + blocks + after
 
 
-TEASER_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "dt", "dd")
+TEASER_TAGS = ("p", "li", *SUBHEADINGS, "dt", "dd")
 _LIST_ITEMS = frozenset({"li", "dt", "dd"})
-_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6")
-_HEADINGS = frozenset(_HEADING_TAGS)
+_HEADINGS = frozenset(SUBHEADINGS)
 
 
 def _linked_blocks(tree: etree._Element, tags: tuple[str, ...] = TEASER_TAGS) -> list[etree._Element]:
@@ -403,7 +404,7 @@ def drop_teaser_cards(tree: etree._Element, removed: Counter[str]) -> None:
     escape the link-teaser rule (a kicker's words dilute its link share) and its summary is
     prose, which trafilatura keeps under the article (issue 10, herald-sun-1)."""
     seen: set[etree._Element] = set()
-    for h in _linked_blocks(tree, _HEADING_TAGS):
+    for h in _linked_blocks(tree, SUBHEADINGS):
         box = h.getparent()
         parent = box.getparent() if box is not None else None
         if parent is None or parent in seen:
@@ -593,5 +594,5 @@ def generic_extract(tree: etree._Element, url: str | None, jsonld: Iterable[dict
     blocks = refine.drop_headline(blocks, title, removed)
     blocks = refine.drop_label_lines(blocks, removed)
     descs = refine.descriptions(tree, jsonld)
-    blocks = refine.add_lead(blocks, refine.find_lead(tree, jsonld, blocks, descs), title)
-    return GenericResult(blocks, removed, refine.standfirst(tree, jsonld, blocks, descs))
+    blocks = refine.add_lead(blocks, refine.find_lead(tree, descs, blocks), title)
+    return GenericResult(blocks, removed, refine.standfirst(descs, blocks))

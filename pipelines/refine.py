@@ -322,20 +322,19 @@ def descriptions(root: etree._Element, jsonld: Iterable[dict[str, Any]]) -> list
     return out
 
 
-def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
-              blocks: list[Block] | None = None, descs: list[str] | None = None) -> str | None:
+def find_lead(root: etree._Element, descs: list[str], blocks: list[Block] | None = None) -> str | None:
     """The page's summary (its meta description) where it is also printed as a paragraph.
 
     News pages print their summary above the body, outside the container the extractor picks;
     the lead counts as article text. Only a visible element whose whole text is the
     description (or its untruncated form) counts, so a meta-only description never enters.
     When the extracted `blocks` already hold a description, there is no lead to add (and no
-    search, which is the cost). `descs`: `descriptions(root, jsonld)` when the caller has them.
+    search, which is the cost). `descs`: the page's `descriptions`.
     """
     seen: set[str] = set()
     extracted = "\n".join(b.text for b in blocks) if blocks else None
     have = None
-    for raw in descriptions(root, jsonld) if descs is None else descs:
+    for raw in descs:
         desc = normalize_text(raw)
         if len(desc) < LEAD_MIN_CHARS or desc in seen:
             continue
@@ -365,13 +364,13 @@ def find_lead(root: etree._Element, jsonld: Iterable[dict[str, Any]],
 
 
 
-def standfirst(root: etree._Element, jsonld: Iterable[dict[str, Any]], blocks: list[Block],
-               descs: list[str] | None = None) -> str | None:
+def standfirst(descs: list[str], blocks: list[Block]) -> str | None:
     """The page's description where it is printed as a block of its own above the body: the
     standfirst, which the record also gives as `subtitle` (issue 10). A description that only
-    begins the first paragraph is the body's own opening, not a standfirst."""
+    begins the first paragraph is the body's own opening, not a standfirst. `descs`: the page's
+    `descriptions`."""
     head = {b.text for b in blocks[:STANDFIRST_WITHIN]}
-    for raw in descriptions(root, jsonld) if descs is None else descs:
+    for raw in descs:
         desc = normalize_text(raw)
         if len(desc) >= LEAD_MIN_CHARS and desc in head:
             return desc

@@ -339,13 +339,19 @@ def _base_options():
                      links=False, dedup=False, with_metadata=False)
 
 
+# Our options of `bare_extraction` (full mode here, and the fallback on other trafilatura
+# versions): "txt" keeps the body tree but skips its conversion to text, which we do not use.
+BARE_OPTIONS: dict[str, Any] = {
+    "include_comments": False, "include_tables": True, "include_images": False, "include_links": False,
+    "deduplicate": False, "with_metadata": False, "output_format": "txt",
+}
+
+
 def full_body(tree: etree._Element, url: str | None) -> etree._Element | None:
     """The body of `bare_extraction(tree, url=url, fast=False, ...)` with our options: full
     mode, the second opinion on a suspicious fast result. trafilatura's own function, rebound
     (the walks above, and jusText's stoplist built once, not rebuilt at every call)."""
-    doc = _rebound()["bare_extraction"](
-        tree, url=url, include_comments=False, include_tables=True, include_images=False,
-        include_links=False, deduplicate=False, with_metadata=False, fast=False, output_format="txt")
+    doc = _rebound()["bare_extraction"](tree, url=url, fast=False, **BARE_OPTIONS)
     return None if doc is None else doc.body
 
 
