@@ -75,6 +75,7 @@ VOTE_MIN_BLOCK_TOKENS = 3  # blocks with fewer tokens are too short to judge and
 
 # --- readability's vote on the lines around the prose (readability_vote.py) ----------------
 VOTE_EDGE_MIN_CHARS = 20  # non-prose text before the first / after the last prose line worth a vote
+VOTE_CLEAR_SHARE = 0.05  # Latin-script prose with less votable text than this share around it: no vote
 VOTE_HEAD_COVER = 0.6  # readability's article holds this share of our prose: it votes above it ...
 VOTE_PROSE_COVER = 0.95  # ... and this share: it votes below it too
 VOTE_TITLE_MIN_CHARS = 8  # a line holding a title this long is left to layout.py / drop_headline

@@ -168,6 +168,46 @@ def test_readability_vote_spares_lists_quotes_and_other_containers():
     assert vote_edges(other, [menu, *prose], Counter()) == [menu, *prose]
 
 
+_LATIN_PARAS = [
+    "The city council approved the new budget on Tuesday after a debate that lasted well into the night.",
+    "Officials said the plan would fund road repairs, two new libraries and longer opening hours for parks.",
+    "Critics argued that the spending was too high, but the measure passed by a vote of seven to two.",
+] * 3
+
+
+def test_a_clearly_good_latin_first_pass_pays_for_no_readability_vote(monkeypatch):
+    # Latin-script prose with a little votable text around it (under 5% of the prose): the vote
+    # could move the page by a few hundredths at most, so readability does not run (issue 10's
+    # speed target). CJK prose, or more text around Latin prose, still gets the vote.
+    from collections import Counter
+
+    import lxml.html
+    from kirinuki.pipelines import readability_vote
+    from kirinuki.pipelines.normalize import normalize_text
+
+    calls: list[int] = []
+
+    def counted(tree):
+        calls.append(1)
+        return None  # no article: no vote either way
+
+    monkeypatch.setattr(readability_vote, "readability_text", counted)
+    tree = lxml.html.document_fromstring("<html><body><p>x</p></body></html>")
+    prose = [Block("paragraph", t) for t in _LATIN_PARAS]
+    kicker = Block("paragraph", "World news | Politics")  # 21 characters, 3% of the prose
+    assert len(kicker.text) < 0.05 * sum(len(b.text) for b in prose)
+    assert readability_vote.vote_edges(tree, [kicker, *prose], Counter()) == [kicker, *prose]
+    assert calls == []
+    menu = Block("paragraph", "Home | World | Politics | Business | Sport | Culture | Opinion | Video")
+    readability_vote.vote_edges(tree, [menu, *prose], Counter())  # 8% of the prose: it votes
+    assert calls == [1]
+    cjk = [Block("paragraph", normalize_text(t)) for t in _PORTAL_PARAS * 6]
+    menu = Block("paragraph", "首页 | 新闻 | 体育 | 娱乐 | 财经")  # 3% of the prose
+    assert len(menu.text) < 0.05 * sum(len(b.text) for b in cjk)
+    readability_vote.vote_edges(tree, [menu, *cjk], Counter())
+    assert calls == [1, 1]
+
+
 def test_dated_source_line_at_the_edges_goes():
     from collections import Counter
 
