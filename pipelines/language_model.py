@@ -8,6 +8,12 @@ copy is keyed by py3langid's version and the model file's size and time, written
 directory and renamed into place (a reader never sees half a copy; two writers race harmlessly).
 Where nothing can be written (read-only home, `KIRINUKI_CACHE_DIR=off`), the model loads as
 py3langid loads it. Same arrays either way, so the same answers.
+
+The copy also holds two derived tables that make classifying a page's sample about twice as fast
+(issue 10; `FastIdentifier`): the feature table widened to float32 (py3langid's float16 rows
+were widened on every call, 80,000 values a page; widening is exact, and numpy's float16 @ float32
+product widens the same way before the same BLAS call) and, for each DFA transition, the row of
+the state it leads to (`next_base`), so the walk reads one table per byte instead of three.
 """
 
 from __future__ import annotations
@@ -16,12 +22,52 @@ import os
 import shutil
 import tempfile
 from array import array
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
-_MAPPED = frozenset({"ptc", "nextmove"})
+from py3langid.langid import LanguageIdentifier
+
+_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "next_base", "out_feat")
+_MAPPED = frozenset({"ptc", "nextmove", "next_base"})
 _OFF = frozenset({"", "0", "off", "no", "false"})
+# the copy's layout, part of its directory name: 2 added next_base and the float32 feature table
+_LAYOUT = 2
+# py3langid releases whose DFA walk (`visit_counts`, `_raw_score`) FastIdentifier reproduces;
+# tests/test_language_model.py pins their source. Any other release gets py3langid's own class.
+TESTED_VERSIONS = ("0.4.0",)
+
+
+class FastIdentifier(LanguageIdentifier):
+    """py3langid's identifier with its DFA walk in fewer steps: the same feature counts, in the
+    same order, handed to py3langid's own scoring (so the same floats; see
+    tests/test_language_model.py).
+
+    py3langid's walk does three table reads per byte of the sample (`rowbase[state]`,
+    `nextmove[...]`, `output[state]`), each a cache miss in a page's cleaning (its tables are 40
+    MB): 0.75 ms of a 1000-character sample, against 0.25 ms when they stay in cache. This walk
+    reads one, `next_base[i]` (the row of the state transition `i` leads to), and keeps the
+    transitions; their states and features are then read by numpy in two vectorised gathers.
+    """
+
+    __slots__ = ("_moves", "_next_base", "_outputs")
+
+    def _raw_score(self, text: Any) -> Any:
+        import numpy as np
+
+        next_base = self._next_base
+        base = self._rowbase[0]
+        steps: list[int] = []
+        step = steps.append
+        for letter in text:
+            i = base + letter
+            step(i)
+            base = next_base[i]
+        feats = self._outputs[self._moves[np.fromiter(steps, dtype=np.intp, count=len(steps))]]
+        visits = Counter(feats[feats >= 0].tolist())
+        if visits:
+            return self._sparse_score(visits, self.nb_ptc)
+        return LanguageIdentifier._raw_score(self, b"")  # no features: py3langid's fill
 
 
 def cache_dir() -> Path | None:
@@ -42,15 +88,28 @@ def cache_dir() -> Path | None:
 def load_identifier() -> Any:
     """py3langid's `LanguageIdentifier` (probabilities normalised) on its shipped model."""
     import numpy as np
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
 
     model = MODEL_DIR / MODEL_FILE
     arrays = _cached_arrays(model)
     if arrays is None:
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    return LanguageIdentifier(
+    cls = FastIdentifier if supported() else LanguageIdentifier
+    ident = cls(
         np.asarray(arrays["ptc"]), arrays["pc"], arrays["classes"].tolist(), _mapped(arrays["nextmove"]),
         arrays["out_feat"].tolist(), norm_probs=True, tk_row=_to_array(arrays["nextmove_row"]))
+    if isinstance(ident, FastIdentifier):
+        ident._next_base = _mapped(arrays["next_base"])
+        ident._moves = np.asarray(arrays["nextmove"])
+        ident._outputs = np.asarray(arrays["out_feat"])
+    return ident
+
+
+def supported() -> bool:
+    """Whether the installed py3langid is a release FastIdentifier was checked against."""
+    import py3langid
+
+    return getattr(py3langid, "__version__", "") in TESTED_VERSIONS
 
 
 def _to_array(arr: Any) -> array:
@@ -81,7 +140,7 @@ def _cached_arrays(model: Path) -> dict[str, Any] | None:
 
         st = model.stat()
         release = getattr(py3langid, "__version__", "")
-        where = root / f"py3langid-{release}-{st.st_size}-{st.st_mtime_ns}"
+        where = root / f"py3langid-{release}-{st.st_size}-{st.st_mtime_ns}-k{_LAYOUT}"
         if not (where / "out_feat.npy").is_file():
             _write(model, where)
         # the feature table and the DFA's transitions are mapped (only the pages a text touches
@@ -102,8 +161,12 @@ def _write(model: Path, where: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=where.parent))
     try:
         with np.load(io.BytesIO(lzma.decompress(model.read_bytes())), allow_pickle=False) as data:
-            for name in _ARRAYS:  # out_feat last: its presence says the copy is whole
-                np.save(tmp / f"{name}.npy", data[name], allow_pickle=False)
+            arrays = {name: data[name] for name in _ARRAYS if name != "next_base"}
+        arrays["ptc"] = arrays["ptc"].astype(np.float32)  # exact: every float16 is a float32
+        # the row offset (row << 8, as py3langid's `_rowbase`) of the state each transition leads to
+        arrays["next_base"] = (arrays["nextmove_row"].astype(np.uint32) << 8)[arrays["nextmove"]]
+        for name in _ARRAYS:  # out_feat last: its presence says the copy is whole
+            np.save(tmp / f"{name}.npy", arrays[name], allow_pickle=False)
         try:
             os.replace(tmp, where)
         except OSError:  # another process put its copy there first

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from kirinuki.pipelines import language_model
 
 from tests.test_language_speed import SAMPLES
@@ -79,3 +81,110 @@ def test_the_transition_table_is_mapped_not_copied(tmp_path, monkeypatch, stock)
     assert isinstance(ident.tk_nextmove, memoryview) and ident.tk_nextmove.readonly
     assert len(ident.tk_nextmove) == len(stock.tk_nextmove)
     assert ident.tk_nextmove[::9973].tolist() == stock.tk_nextmove[::9973].tolist()
+
+
+# sha256 (first 16 hex digits) of the py3langid source FastIdentifier reproduces (the walk and
+# the raw score it replaces) or relies on (`_rowbase` from __init__, the scoring it hands its
+# counts to). A new py3langid release: check FastIdentifier against it, add it to
+# language_model.TESTED_VERSIONS and update these.
+PY3LANGID_SOURCES = {
+    "visit_counts": "219054a8b7ee140f",
+    "LanguageIdentifier._raw_score": "5f90f8ae3031f277",
+    "LanguageIdentifier.__init__": "874c2f736944a5d9",
+    "LanguageIdentifier._sparse_score": "18976f40001d2a3e",
+}
+
+
+def test_fast_identifier_reproduces_the_pinned_py3langid():
+    import hashlib
+    import inspect
+
+    import py3langid
+    from py3langid import langid
+
+    assert py3langid.__version__ in language_model.TESTED_VERSIONS
+    for name, digest in PY3LANGID_SOURCES.items():
+        obj = langid
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        assert hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16] == digest, name
+
+
+def _gold_bodies() -> list[str]:
+    import json
+
+    from tests.conftest import BENCHMARKS
+
+    bodies = []
+    for name in ("fundus", "article-extraction", "readability", "chinese-wce", "newspaper4k"):
+        manifest = BENCHMARKS / name / "gold.jsonl"
+        if manifest.exists():
+            bodies += [json.loads(line)["body"] for line in manifest.read_text(encoding="utf-8").splitlines()[::4]]
+    return bodies
+
+
+def _same_scores(fast, stock, text) -> None:
+    import numpy as np
+
+    mine, theirs = fast._decide(text), stock._decide(text)
+    assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), text
+    assert fast.classify(text) == stock.classify(text), text
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory):
+    import os
+
+    old = os.environ.get("KIRINUKI_CACHE_DIR")
+    os.environ["KIRINUKI_CACHE_DIR"] = str(tmp_path_factory.mktemp("langcache"))
+    try:
+        ident = language_model.load_identifier()
+    finally:
+        if old is None:
+            del os.environ["KIRINUKI_CACHE_DIR"]
+        else:
+            os.environ["KIRINUKI_CACHE_DIR"] = old
+    assert isinstance(ident, language_model.FastIdentifier)
+    return ident
+
+
+def test_fast_identifier_scores_as_py3langid(fast, stock):
+    """Every score (not only the answer) bit for bit: the same feature counts in the same order
+    and the float32 table give py3langid's floats (issue 10)."""
+    import numpy as np
+
+    assert fast.nb_ptc.dtype == np.float32 and stock.nb_ptc.dtype == np.float16
+    texts = SAMPLES + [s.upper() for s in SAMPLES] + ["", " ", "12345", "a", "\x00", "😀" * 40]
+    for body in _gold_bodies():
+        texts += [body[:1000], body[:80], body[-1000:]]
+    for text in texts:
+        _same_scores(fast, stock, text)
+    _same_scores(fast, stock, b"Das ist ein Satz. \xff\xfe")  # bytes, undecodable
+
+
+_ALPHABET = st.sampled_from([
+    st.characters(codec="ascii"), st.characters(min_codepoint=0xA0, max_codepoint=0x24F),
+    st.characters(min_codepoint=0x400, max_codepoint=0x4FF), st.characters(min_codepoint=0x600, max_codepoint=0x6FF),
+    st.characters(min_codepoint=0x3040, max_codepoint=0x30FF), st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+    st.characters(),
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_ALPHABET.flatmap(lambda chars: st.text(chars, max_size=60)), st.sampled_from(SAMPLES)),
+                max_size=8))
+def test_fast_identifier_scores_random_text_as_py3langid(fast, stock, pieces):
+    text = "".join(junk + (sample[: len(junk)] if len(junk) % 2 else " ") for junk, sample in pieces)
+    _same_scores(fast, stock, text)
+    _same_scores(fast, stock, text.encode("utf-8", "surrogatepass")[:997])  # a cut multibyte character
+
+
+def test_unchecked_py3langid_gets_its_own_class(tmp_path, monkeypatch, stock):
+    from py3langid.langid import LanguageIdentifier
+
+    monkeypatch.setenv("KIRINUKI_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(language_model, "TESTED_VERSIONS", ())
+    ident = language_model.load_identifier()
+    assert type(ident) is LanguageIdentifier
+    for text in SAMPLES:
+        _same_scores(ident, stock, text)
