@@ -588,3 +588,28 @@ def test_lists_in_a_two_column_layout_table_are_kept():
             + "</body></html>")
     r = clean(Page(url="https://example.org/usability", body=page.encode()), generic_only=True)[0]
     assert "Reply number 5" in r["text"] and "I didn't care the first time." in r["text"]
+
+
+def test_a_heading_opening_the_text_above_running_text_is_the_printed_headline():
+    # The <title> is written for search ("House China Committee demands answers..."), the page
+    # prints another headline, with or without a kicker: the title's copy is not found, yet a
+    # heading that opens the text right above running text is that headline (issue 10).
+    from collections import Counter
+
+    from kirinuki.pipelines.refine import drop_headline
+
+    printed = Block("heading", "Umbau des Weissen Hauses Trump plant Helikopterlandeplatz")
+    prose = [Block("paragraph", t) for t in _LATIN_PARAS[:3]]
+    removed: Counter[str] = Counter()
+    assert drop_headline([printed, *prose], "Trump plant Landeplatz beim Weissen Haus", removed) == prose
+    assert removed["boilerplate"] == 1
+    # a heading above a non-sentence line (a byline, a list) or a paragraph line stays
+    byline = Block("paragraph", "By Jane Doe and John Roe")
+    assert drop_headline([printed, byline, *prose], None, Counter()) == [printed, byline, *prose]
+    first = Block("paragraph", "Umbau des Weissen Hauses")
+    assert drop_headline([first, *prose], None, Counter()) == [first, *prose]
+    # where the title's copy is found, only that copy goes
+    copy = Block("heading", "Trump plant Helikopterlandeplatz beim Weissen Haus")
+    sub = Block("heading", "Ein Landeplatz auf dem Rasen")
+    kept = drop_headline([copy, sub, *prose], "Trump plant Helikopterlandeplatz beim Weissen Haus", Counter())
+    assert kept == [sub, *prose]
