@@ -188,3 +188,22 @@ def test_unchecked_py3langid_gets_its_own_class(tmp_path, monkeypatch, stock):
     assert type(ident) is LanguageIdentifier
     for text in SAMPLES:
         _same_scores(ident, stock, text)
+
+
+def test_fast_walk_counts_as_py3langid(fast, stock):
+    """The walk's feature counts are py3langid's `visit_counts`, keys in the same order (the
+    order the scores are summed in), and its table is what its docstring says."""
+    import numpy as np
+    from py3langid.langid import visit_counts
+
+    rows = fast._rows
+    nextmove, row_of = np.asarray(stock.tk_nextmove), np.asarray(stock.tk_row)
+    sample = np.arange(0, len(nextmove), 997)
+    table = np.asarray(fast._next_row)
+    assert (table[(sample % 256) * rows + (sample >> 8)] == row_of[nextmove[sample]]).all()
+    texts = SAMPLES + [body[:1000] for body in _gold_bodies()[::5]] + ["", "12345", "\x00\x01"]
+    for text in texts:
+        data = stock._encode(text)
+        theirs = visit_counts(stock.tk_nextmove, stock._rowbase, stock.tk_output, data) or {}
+        mine = fast.visits(data)
+        assert list(mine.items()) == list(theirs.items()), text
