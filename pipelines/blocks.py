@@ -35,6 +35,13 @@ def text_of(el: etree._Element) -> str:
     return etree.tostring(el, method="text", encoding=str, with_tail=False)
 
 
+def link_chars(el: etree._Element, read: Callable[[str], str] = str.strip) -> tuple[int, int]:
+    """(link characters, all characters) of a subtree, each text read through `read`: how much
+    of a list or a line is links. `str.strip` counts inner white space (a list's line breaks);
+    a fold of white space to single spaces counts text as it reads."""
+    return (sum(len(read(text_of(a))) for a in el.iter("a")), len(read(text_of(el))))
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     type: str

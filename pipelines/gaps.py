@@ -14,7 +14,7 @@ extraction (generic.drop_link_teasers).
 
 from __future__ import annotations
 
-from kirinuki.pipelines.blocks import SUBHEADINGS, Block, element_blocks, text_of
+from kirinuki.pipelines.blocks import SUBHEADINGS, Block, element_blocks, link_chars, text_of
 from kirinuki.pipelines.thresholds import GAP_MAX_LINK_SHARE, GAP_MAX_SIBLINGS
 from lxml import etree
 
@@ -48,8 +48,7 @@ def _fillable(el: etree._Element) -> bool:
         return True
     if tag not in _LISTS:
         return False
-    total = len(text_of(el).strip())
-    linked = sum(len(text_of(a).strip()) for a in el.iter("a"))
+    linked, total = link_chars(el)
     return total > 0 and linked <= GAP_MAX_LINK_SHARE * total
 
 

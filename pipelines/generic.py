@@ -25,6 +25,7 @@ from kirinuki.pipelines.blocks import (
     BlockBuffer,
     element_blocks,
     enclosing_block,
+    link_chars,
     text_of,
 )
 from kirinuki.pipelines.gaps import fill_gaps
@@ -380,8 +381,7 @@ def _article_list(parent: etree._Element, tag: str) -> bool:
     items ("Here's our Firefox Year in Review!" among a blog post's highlights, a reference list's
     "^ <a>Title</a>" entries) are items, not teasers (issue 10). A related-stories list is all
     headlines; a teaser card's byline or kicker is no sentence."""
-    total = len(_folded(text_of(parent)))
-    linked = sum(len(_folded(text_of(a))) for a in parent.iter("a"))
+    linked, total = link_chars(parent, _folded)
     if linked >= LIST_MAX_LINK_SHARE * total:
         return False
     return any(s.tag == tag and _SENTENCE_END_RE.search(text_of(s).strip())
