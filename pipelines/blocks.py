@@ -18,9 +18,9 @@ _SKIP_TAGS = frozenset(
     "script style noscript template svg rt rp iframe button input select option textarea object "
     "embed canvas video audio head title meta link figcaption map area math".split()
 )
-_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 # Headings below the page title: an article's subheads (or a teaser's headline).
-SUBHEADINGS = ("h2", "h3", "h4", "h5", "h6")
+SUBHEADINGS = HEADINGS - {"h1"}
 # Phrasing elements a text node may sit in below its paragraph (`enclosing_block` walks past them).
 INLINE_TAGS = frozenset("span a strong em b i u font small mark time".split())
 
@@ -54,7 +54,7 @@ class Block:
 
 
 def _kind_for(tag: str, outer: str) -> str:
-    if tag in _HEADINGS:
+    if tag in HEADINGS:
         return "heading"
     if tag == "li" or tag == "dd" or tag == "dt":
         return "list_item"

@@ -18,7 +18,6 @@ from kirinuki.pipelines.blocks import SUBHEADINGS, Block, element_blocks, link_c
 from kirinuki.pipelines.thresholds import GAP_MAX_LINK_SHARE, GAP_MAX_SIBLINGS
 from lxml import etree
 
-_HEADINGS = frozenset(SUBHEADINGS)
 _LISTS = frozenset({"ul", "ol", "dl"})
 
 
@@ -32,7 +31,7 @@ def _paragraphs(tree: etree._Element) -> dict[str, etree._Element | None]:
     """The `<p>` elements that have a heading or a list for a sibling, by their squeezed text
     (None for a text printed in several): only they can stand on both sides of a gap."""
     out: dict[str, etree._Element | None] = {}
-    parents = {el.getparent() for el in tree.iter(*_HEADINGS, *_LISTS)}
+    parents = {el.getparent() for el in tree.iter(*SUBHEADINGS, *_LISTS)}
     parents.discard(None)
     for p in (c for parent in parents for c in parent.iterchildren("p")):
         k = _key(text_of(p))
@@ -44,7 +43,7 @@ def _paragraphs(tree: etree._Element) -> dict[str, etree._Element | None]:
 def _fillable(el: etree._Element) -> bool:
     """A heading, or a list that is not mostly links."""
     tag = el.tag
-    if tag in _HEADINGS:
+    if tag in SUBHEADINGS:
         return True
     if tag not in _LISTS:
         return False

@@ -315,10 +315,9 @@ def merge_body_chunks(tree: etree._Element, blocks: list[Block]) -> list[Block]:
 
 TEASER_TAGS = ("p", "li", *SUBHEADINGS, "dt", "dd")
 _LIST_ITEMS = frozenset({"li", "dt", "dd"})
-_HEADINGS = frozenset(SUBHEADINGS)
 
 
-def _linked_blocks(tree: etree._Element, tags: tuple[str, ...] = TEASER_TAGS) -> list[etree._Element]:
+def _linked_blocks(tree: etree._Element, tags: Iterable[str] = TEASER_TAGS) -> list[etree._Element]:
     """The elements of `tags` holding a link, in document order. lxml's tag-filtered walk and a
     walk for the first `<a>` below each are a quarter of the cost of the XPath
     `//p[.//a] | //li[.//a] | ...` (a scan per tag, a predicate per element); the list is taken
@@ -371,7 +370,7 @@ def _section_anchor(el: etree._Element) -> bool:
     "¶" permalink): the article's section heading, which a table of contents points to, not a
     teaser for another page (issue 10: 25 such headings on the readability set, all in its gold;
     none on the other sets). Skip links ("#main") are list items, not headings."""
-    return el.tag in _HEADINGS and any(len(a.get("href") or "") > 1 and a.get("href").startswith("#")
+    return el.tag in SUBHEADINGS and any(len(a.get("href") or "") > 1 and a.get("href").startswith("#")
                                        for a in el.iter("a"))
 
 
@@ -393,7 +392,7 @@ def _card(box: etree._Element) -> bool:
     of text in all."""
     if len(_folded(text_of(box))) > CARD_MAX_CHARS:
         return False
-    heads = [h for h in box if h.tag in _HEADINGS and h.find(".//a") is not None]
+    heads = [h for h in box if h.tag in SUBHEADINGS and h.find(".//a") is not None]
     return len(heads) == 1 and not _section_anchor(heads[0])
 
 
@@ -462,7 +461,7 @@ def drop_link_teasers(tree: etree._Element, removed: Counter[str]) -> None:
             continue
         # A heading's text as it reads: a card's kicker, link and source indentation
         # ("<h4>\n\t\t<strong>Editorial</strong>\n\t\t <a>…</a></h4>") counted no white space.
-        heading = el.tag in _HEADINGS
+        heading = el.tag in SUBHEADINGS
         chars = len(_folded(text_of(el)) if heading else text_of(el).strip())
         if not chars or chars > TEASER_MAX_CHARS:
             continue

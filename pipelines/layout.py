@@ -18,7 +18,7 @@ import copy
 import re
 from collections import Counter
 
-from kirinuki.pipelines.blocks import Block, element_blocks, text_of
+from kirinuki.pipelines.blocks import HEADINGS, Block, element_blocks, text_of
 from kirinuki.pipelines.normalize import normalize_text
 from kirinuki.pipelines.thresholds import (
     CELL_PROSE_SHARE,
@@ -38,7 +38,6 @@ from kirinuki.pipelines.thresholds import (
 )
 from lxml import etree
 
-_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _HR = "\ue000hr\ue000"  # a horizontal rule in the content cell: a section boundary
 
 # A sentence: Japanese full stop anywhere, or a Latin sentence end at the end of the block.
@@ -156,7 +155,7 @@ def _prose_chars(el: etree._Element) -> int:
 
 def _title_cell(tree: etree._Element, title: str) -> tuple[etree._Element, etree._Element] | None:
     """The innermost `<td>` holding the title heading, and the heading."""
-    for h in tree.iter(*_HEADINGS):
+    for h in tree.iter(*HEADINGS):
         if not _similar_title(normalize_text(text_of(h)), title):
             continue
         node = h.getparent()

@@ -47,8 +47,6 @@ def _squeeze(text: str) -> str:
     return _SQUEEZE_RE.sub("", text)
 
 
-
-
 def readability_text(tree: etree._Element) -> str | None:
     """Readability's article of the page, squeezed (no spaces or row bars); None if it fails.
 
@@ -89,17 +87,17 @@ def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
     """Drop the lines around the article that readability's article leaves out.
 
     Readability runs only when there is something to vote on (`VOTE_EDGE_MIN_CHARS` of votable
-    text before the first or after the last prose line) and the first pass is not clearly good
-    already: Latin-script prose (recognised well, unlike CJK prose, one 。 away from any teaser)
-    with votable text under `VOTE_CLEAR_SHARE` of it around it pays for no second opinion. There
-    the vote could move a page's F1 by a few hundredths at most, and it took 8% of the cleaning
-    time of the fundus pages, where 65 of its 69 runs were such pages (issue 10: "a page whose
-    first pass is clearly good should not pay for a second opinion"). It counts only when its article holds
-    a share of our prose (a different container, a teaser list or a comment thread, gives no
-    vote). Above the article, which starts at the first prose line readability also has (or the
-    first Latin-script sentence, recognised well), a line it left out goes when its article holds
-    `VOTE_HEAD_COVER` of our prose. Below the last prose line, only non-prose lines go, and only
-    when it holds `VOTE_PROSE_COVER`: the golds disagree on the asides that follow a story.
+    text before the first or after the last prose line) and the first pass is not clearly good:
+    Latin-script prose (recognised well, unlike CJK prose, one 。 away from any teaser) with
+    votable text around it under `VOTE_CLEAR_SHARE` of it pays for no second opinion, which
+    could move such a page by a few hundredths at most (issue 10; 65 of the vote's 69 runs on
+    the fundus pages were such pages, 8% of their cleaning time). It counts only when its
+    article holds a share of our prose (a different container, a teaser list or a comment
+    thread, gives no vote). Above the article, which starts at the first prose line readability
+    also has (or the first Latin-script sentence, recognised well), a line it left out goes when
+    its article holds `VOTE_HEAD_COVER` of our prose. Below the last prose line, only non-prose
+    lines go, and only when it holds `VOTE_PROSE_COVER`: the golds disagree on the asides that
+    follow a story.
     """
     is_line_prose = [is_prose(b.text) for b in blocks]  # once per block: every step reads it
     prose_at = [i for i, p in enumerate(is_line_prose) if p]
@@ -110,7 +108,8 @@ def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
     if outside < VOTE_EDGE_MIN_CHARS:
         return blocks
     prose = sum(len(blocks[i].text) for i in prose_at)
-    if outside < VOTE_CLEAR_SHARE * prose and not any(is_mostly_cjk(blocks[i].text) for i in prose_at):
+    latin = [i for i in prose_at if not is_mostly_cjk(blocks[i].text)]  # read once: both steps use it
+    if outside < VOTE_CLEAR_SHARE * prose and len(latin) == len(prose_at):
         return blocks  # a clearly good first pass: no second opinion (see the docstring)
     theirs = readability_text(tree)
     if not theirs:
@@ -119,8 +118,7 @@ def vote_edges(tree: etree._Element, blocks: list[Block], removed: Counter[str],
     share = sum(len(blocks[i].text) for i in held) / prose
     if not held or share < VOTE_HEAD_COVER:
         return blocks
-    latin = next((i for i in prose_at if not is_mostly_cjk(blocks[i].text)), None)  # the first
-    start = min(held if latin is None else [*held, latin])
+    start = min(held + latin[:1])  # the first Latin-script sentence starts the article too
     kept = [b for i, b in enumerate(blocks)
             if not ((i < start or (i > last and share >= VOTE_PROSE_COVER))
                     and _dropped(b, is_line_prose[i], theirs, title))]

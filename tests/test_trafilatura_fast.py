@@ -332,6 +332,10 @@ def test_text_bound_on_random_markup(parts: list[tuple[str, str, str]], nested: 
     _check_bound(tree, tree)
 
 
+def _refuse_bare_extraction(*a, **kw):
+    raise AssertionError("bare_extraction called")
+
+
 def test_generic_fast_pass_skips_bare_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast pass no longer goes through `bare_extraction` (its copies and passes); any other
     trafilatura version still does."""
@@ -340,10 +344,7 @@ def test_generic_fast_pass_skips_bare_extraction(monkeypatch: pytest.MonkeyPatch
     html = _synthetic_pages()["comments"]
     expected = generic.body_blocks(_bare(parse_html(html), None))
 
-    def refuse(*a, **kw):
-        raise AssertionError("bare_extraction called")
-
-    monkeypatch.setattr(trafilatura, "bare_extraction", refuse)
+    monkeypatch.setattr(trafilatura, "bare_extraction", _refuse_bare_extraction)
     assert generic._trafilatura(parse_html(html), None, fast=True) == expected
     monkeypatch.setattr(trafilatura_fast, "supported", lambda: False)
     assert generic._trafilatura(parse_html(html), None, fast=True) is None  # went to bare_extraction
@@ -457,8 +458,5 @@ def test_generic_full_mode_goes_through_full_body(monkeypatch: pytest.MonkeyPatc
     html = _synthetic_pages()["short"]
     expected = generic.body_blocks(_bare_full(parse_html(html), None))
 
-    def refuse(*a, **kw):
-        raise AssertionError("bare_extraction called")
-
-    monkeypatch.setattr(trafilatura, "bare_extraction", refuse)
+    monkeypatch.setattr(trafilatura, "bare_extraction", _refuse_bare_extraction)
     assert generic._trafilatura(parse_html(html), None, fast=False) == expected
